@@ -1,0 +1,98 @@
+"""Experiment loggers. W&B is offline by default: no account, no network, no prompt.
+
+Every job of a sweep gets its own run in its own output folder, all sharing one `group` (the
+sweep), named after its configuration and fold, so runs never overwrite each other.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
+from omegaconf import DictConfig, OmegaConf
+
+RUN_ID_FILE = "wandb_run_id.txt"
+
+
+def run_name(cfg: DictConfig, dataset: str) -> str:
+    mix = "mixup" if cfg.mixup.get("enabled") else "nomix"
+    return (f"{cfg.experiment}-{dataset}-{cfg.backbone.name}-"
+            f"{cfg.attention.name}-{cfg.model.variant}-{mix}-fold{cfg.data.fold}-seed{cfg.seed}")
+
+
+def sweep_group(cfg: DictConfig, output_dir: Path) -> str:
+    """The sweep folder for a multirun job, else the run folder: shared by a sweep's jobs."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+
+        hc = HydraConfig.get()
+        if hc.mode == RunMode.MULTIRUN:
+            return f"{cfg.experiment}/{Path(hc.sweep.dir).name}"
+    except ValueError:
+        pass
+    return f"{cfg.experiment}/{output_dir.name}"
+
+
+def wandb_offline(requested: bool) -> bool:
+    """Offline unless the user asks for online, by config or by WANDB_MODE=online."""
+    mode = os.environ.get("WANDB_MODE", "").lower()
+    if mode == "online":
+        return False
+    if mode in ("offline", "disabled", "dryrun"):
+        return True
+    return bool(requested)
+
+
+def build_loggers(cfg: DictConfig, output_dir: Path, dataset: str) -> list[Logger]:
+    loggers: list[Logger] = []
+    lcfg = cfg.get("logger") or {}
+    if lcfg.get("wandb"):
+        w = lcfg.wandb
+        id_file = output_dir / RUN_ID_FILE
+        run_id = id_file.read_text().strip() if id_file.exists() else None
+        logger = WandbLogger(
+            project=w.project,
+            entity=w.get("entity"),
+            name=run_name(cfg, dataset),
+            group=w.get("group") or sweep_group(cfg, output_dir),
+            tags=[str(cfg.experiment), *list(w.get("tags") or [])],
+            save_dir=str(output_dir),
+            offline=wandb_offline(w.get("offline", True)),
+            log_model=bool(w.get("log_model", False)),
+            id=run_id,
+            resume="allow" if run_id else None,
+            job_type=w.get("job_type", "train"),
+        )
+        loggers.append(logger)
+    if lcfg.get("csv"):
+        loggers.append(CSVLogger(save_dir=str(output_dir), name="csv", version=""))
+    return loggers
+
+
+def log_config(loggers: list[Logger], cfg: DictConfig) -> None:
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    for logger in loggers:
+        logger.log_hyperparams(resolved)
+
+
+def remember_wandb_run(loggers: list[Logger], output_dir: Path) -> str | None:
+    """Store the W&B run id beside the checkpoints so a resumed job continues the same run."""
+    for logger in loggers:
+        if isinstance(logger, WandbLogger):
+            run_id = logger.experiment.id
+            if isinstance(run_id, str):
+                (output_dir / RUN_ID_FILE).write_text(run_id)
+                return run_id
+    return None
+
+
+def finish_wandb(exit_code: int = 0) -> None:
+    try:
+        import wandb
+
+        if wandb.run is not None:
+            wandb.finish(exit_code=exit_code)
+    except Exception:  # finishing must never mask the job's own outcome
+        pass

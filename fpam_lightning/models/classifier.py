@@ -1,0 +1,91 @@
+"""The whole network: waveform -> log-mel front end -> pyramid backbone -> head -> logits."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import ConfigError
+from .backbones import build_backbone
+from .fpam import GlobalPoolHead, HeadOutput, PyramidAttentionHead, resolve_switches
+from .frontend import LogMel
+
+ATTENTION = {"fpam": (True, True), "psa": (True, False), "pca": (False, True), "none": None}
+
+
+class AudioClassifier(nn.Module):
+    """forward(waveform) -> logits, so the exported model takes raw audio."""
+
+    def __init__(self, frontend: LogMel, backbone: nn.Module, head: nn.Module,
+                 head_levels: list[int], global_level: int | None):
+        super().__init__()
+        self.frontend, self.backbone, self.head = frontend, backbone, head
+        pos = {lv: i for i, lv in enumerate(backbone.levels)}
+        self._head_idx = [pos[lv] for lv in head_levels]
+        self._global_idx = pos[global_level] if global_level is not None else None
+
+    def classify(self, spec: torch.Tensor) -> HeadOutput:
+        feats = self.backbone(spec)
+        g = feats[self._global_idx] if self._global_idx is not None else None
+        return self.head([feats[i] for i in self._head_idx], g)
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        return self.classify(self.frontend(wave)).logits
+
+    @torch.no_grad()
+    def explain(self, wave: torch.Tensor) -> dict[str, torch.Tensor | list[torch.Tensor]]:
+        """Logits, pooled features, the spectrogram and each level's attention map at its size."""
+        spec = self.frontend(wave)
+        out = self.classify(spec)
+        size = spec.shape[-2:]
+        maps = [F.interpolate(m, size=size, mode="bilinear", align_corners=False)
+                for m in out.maps]
+        return {"logits": out.logits, "embedding": out.embedding, "spectrogram": spec,
+                "attention_maps": maps}
+
+
+def build_classifier(cfg: Mapping, num_classes: int) -> AudioClassifier:
+    """Build from the composed config's `features`, `backbone`, `attention` and `model` parts."""
+    features, backbone_cfg = dict(cfg["features"]), dict(cfg["backbone"])
+    attention, model = dict(cfg["attention"]), dict(cfg.get("model") or {})
+    kind = attention.get("name", "fpam")
+    if kind not in ATTENTION:
+        raise ConfigError(f"attention={kind!r}: choose one of {', '.join(ATTENTION)}")
+    classifier = dict(model.get("classifier") or {})
+    features.pop("sample_rate_hint", None)
+    frontend = LogMel(**features)
+
+    name = backbone_cfg.pop("name")
+    weights = {k: backbone_cfg.pop(k, None) for k in
+               ("checkpoint", "checkpoint_prefix", "checkpoint_keys", "partial")}
+    if ATTENTION[kind] is None:
+        head_levels, global_level = [5], None
+        backbone = build_backbone(name, head_levels, **backbone_cfg)
+        head = GlobalPoolHead(backbone.channels, num_classes, classifier)
+    else:
+        spatial, channel = ATTENTION[kind]
+        head_levels = sorted(int(lv) for lv in attention.get("levels", (3, 4, 5)))
+        switches = resolve_switches(model.get("variant", "paper"), attention)
+        global_level = 5 if switches["global_branch"] else None
+        levels = sorted(set(head_levels) | ({5} if global_level else set()))
+        backbone = build_backbone(name, levels, **backbone_cfg)
+        chans = dict(zip(backbone.levels, backbone.channels, strict=True))
+        head = PyramidAttentionHead(
+            [chans[lv] for lv in head_levels], num_classes,
+            channels=int(attention.get("channels", 1024)), spatial=spatial, channel=channel,
+            global_channels=chans.get(5) if global_level else None, classifier=classifier,
+            **switches,
+        )
+    if weights["checkpoint"]:
+        from .weights import load_backbone_checkpoint
+
+        load_backbone_checkpoint(backbone, weights["checkpoint"], prefix=weights["checkpoint_prefix"],
+                                 keys=weights["checkpoint_keys"], partial=bool(weights["partial"]))
+    return AudioClassifier(frontend, backbone, head, head_levels, global_level)
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())

@@ -1,0 +1,43 @@
+"""The UrbanSound8K tutorial's CNN (method.md section 2) as a pyramid backbone.
+
+Block k (64, 128, 256, 512 channels) stands in for level Res-(k+1), so the same heads apply.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..errors import ConfigError
+
+
+def conv_block(cin: int, cout: int, dropout: float) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
+        nn.Conv2d(cout, cout, 3, padding=1), nn.ReLU(inplace=True),
+        nn.Dropout(dropout), nn.AvgPool2d(2),
+    )
+
+
+class TutorialCNN(nn.Module):
+    WIDTHS = (64, 128, 256, 512)
+
+    def __init__(self, levels: list[int] = (5,), dropout: float = 0.5):
+        super().__init__()
+        bad = [lv for lv in levels if lv not in (2, 3, 4, 5)]
+        if bad:
+            raise ConfigError(f"levels {bad} do not exist in tutorial_cnn: choose from [2, 3, 4, 5]")
+        self.levels = sorted(set(levels))
+        widths = (1, *self.WIDTHS)
+        self.blocks = nn.ModuleList(
+            conv_block(widths[i], widths[i + 1], dropout) for i in range(4)
+        )
+        self.channels = [self.WIDTHS[lv - 2] for lv in self.levels]
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        out = []
+        for i, block in enumerate(self.blocks):
+            x = block(x)
+            if i + 2 in self.levels:
+                out.append(x)
+        return out

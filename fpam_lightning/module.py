@@ -1,0 +1,219 @@
+"""The LightningModule: augmentation on the device, the loss, metrics, optimiser and schedule.
+
+Batches are fixed-length waveforms. Cropping, the front end, SpecAugment, time flips and mixup
+all run here, on the model's device, so the loader and the on-device data path see the same
+batches. Randomness is reseeded from (seed, epoch) each epoch so a resumed run repeats exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+import torchaudio
+from lightning.pytorch import LightningModule, seed_everything
+from timm.data import Mixup
+from timm.loss import SoftTargetCrossEntropy
+from torchmetrics import MaxMetric, MeanMetric
+from torchmetrics.classification import MulticlassAccuracy
+
+from .models import build_classifier
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    return (int(seed) * 1_000_003 + int(epoch) * 7919) % (2**31 - 1)
+
+
+class AudioClassificationModule(LightningModule):
+    def __init__(
+        self,
+        net: dict,
+        num_classes: int,
+        clip_samples: int,
+        optim: dict | None = None,
+        scheduler: dict | None = None,
+        mixup: dict | None = None,
+        augment: dict | None = None,
+        label_smoothing: float = 0.0,
+        seed: int = 0,
+        class_names: list[str] | None = None,
+        compile: bool = False,
+        channels_last: bool = False,
+    ):
+        super().__init__()
+        self.save_hyperparameters()
+        self.net = build_classifier(net, num_classes)
+        if channels_last:
+            self.net = self.net.to(memory_format=torch.channels_last)
+        self._classify = torch.compile(self.net.classify) if compile else self.net.classify
+        self.num_classes, self.clip_samples = num_classes, clip_samples
+        self.class_names = list(class_names) if class_names else None
+        self.optim_cfg = dict(optim or {"name": "sgd", "lr": 0.01, "momentum": 0.9})
+        self.sched_cfg = dict(scheduler or {"name": "none"})
+        aug = dict(augment or {})
+        self.time_flip = float(aug.get("time_flip", 0.0))
+        masks = []
+        for _ in range(int(aug.get("num_masks", 0))):
+            if aug.get("freq_mask", 0):
+                masks.append(torchaudio.transforms.FrequencyMasking(int(aug["freq_mask"])))
+            if aug.get("time_mask", 0):
+                masks.append(torchaudio.transforms.TimeMasking(int(aug["time_mask"])))
+        self.masks = torch.nn.Sequential(*masks)
+        mix = dict(mixup or {})
+        self.mixup = None
+        if mix.get("enabled"):
+            self.mixup = Mixup(mixup_alpha=float(mix.get("alpha", 0.2)), cutmix_alpha=0.0,
+                               prob=float(mix.get("prob", 1.0)), mode="batch",
+                               label_smoothing=label_smoothing, num_classes=num_classes)
+            self.soft_loss = SoftTargetCrossEntropy()
+        self.label_smoothing = float(label_smoothing)
+        metric = dict(num_classes=num_classes, average="micro")
+        self.train_acc = MulticlassAccuracy(**metric)
+        self.val_acc = MulticlassAccuracy(**metric)
+        self.test_acc = MulticlassAccuracy(**metric)
+        self.train_loss, self.val_loss, self.test_loss = MeanMetric(), MeanMetric(), MeanMetric()
+        self.val_acc_best = MaxMetric()
+        self.best_val_epoch = -1
+
+    # --- data on the device ---------------------------------------------------------------------
+    def crop(self, wave: torch.Tensor, train: bool) -> torch.Tensor:
+        """Random crop in training, centre crop in evaluation, to `clip_samples`."""
+        n, L = wave.shape[-1], self.clip_samples
+        if n == L:
+            return wave
+        if n < L:
+            return F.pad(wave, (0, L - n))
+        if not train:
+            start = (n - L) // 2
+            return wave[..., start:start + L]
+        starts = torch.randint(0, n - L + 1, (wave.shape[0], 1), device=wave.device)
+        return wave.gather(1, starts + torch.arange(L, device=wave.device))
+
+    def augment(self, spec: torch.Tensor) -> torch.Tensor:
+        if self.time_flip > 0:
+            flip = torch.rand(spec.shape[0], device=spec.device) < self.time_flip
+            spec = torch.where(flip[:, None, None, None], spec.flip(-2), spec)
+        if len(self.masks):
+            spec = self.masks(spec.transpose(-1, -2)).transpose(-1, -2)  # masks want (.., F, T)
+        return spec
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        return self.net(wave)
+
+    def _spec(self, wave: torch.Tensor) -> torch.Tensor:
+        spec = self.net.frontend(wave)
+        if self.hparams.channels_last:
+            spec = spec.contiguous(memory_format=torch.channels_last)
+        return spec
+
+    def setup(self, stage: str) -> None:
+        dm = getattr(self.trainer, "datamodule", None)
+        if dm is not None and getattr(dm, "table", None) is not None:
+            self.class_names = list(dm.class_names)
+            self.hparams["class_names"] = self.class_names  # saved with every checkpoint
+
+    # --- steps -------------------------------------------------------------------------------------
+    def on_train_epoch_start(self) -> None:
+        seed_everything(epoch_seed(self.hparams.seed, self.current_epoch), workers=True,
+                        verbose=False)
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        wave, y = batch[0], batch[1]
+        spec = self.augment(self._spec(self.crop(wave, train=True)))
+        if self.mixup is not None and spec.shape[0] % 2 == 0:
+            spec, soft = self.mixup(spec, y)
+            logits = self._classify(spec).logits
+            loss = self.soft_loss(logits, soft)
+        else:
+            logits = self._classify(spec).logits
+            loss = F.cross_entropy(logits, y, label_smoothing=self.label_smoothing)
+        self.train_loss(loss.detach(), weight=y.shape[0])
+        self.train_acc(logits.detach(), y)
+        self.log("train/loss", loss.detach(), on_step=True, on_epoch=False, prog_bar=True)
+        self.log("train/loss_epoch", self.train_loss, on_step=False, on_epoch=True)
+        self.log("train/acc", self.train_acc, on_step=False, on_epoch=True, prog_bar=True)
+        return loss
+
+    def _eval_step(self, batch, acc: MulticlassAccuracy, mean_loss: MeanMetric, stage: str):
+        wave, y = batch[0], batch[1]
+        logits = self._classify(self._spec(self.crop(wave, train=False))).logits
+        loss = F.cross_entropy(logits, y)
+        mean_loss(loss, weight=y.shape[0])
+        acc(logits, y)
+        self.log(f"{stage}/loss", mean_loss, on_step=False, on_epoch=True)
+        self.log(f"{stage}/acc", acc, on_step=False, on_epoch=True, prog_bar=True)
+        return logits
+
+    def validation_step(self, batch, batch_idx: int):
+        self._eval_step(batch, self.val_acc, self.val_loss, "val")
+
+    def on_validation_epoch_end(self) -> None:
+        if self.trainer.sanity_checking:
+            return
+        acc = self.val_acc.compute()
+        if acc > self.val_acc_best.compute():
+            self.best_val_epoch = self.current_epoch
+        self.val_acc_best(acc)
+        self.log("val/acc_best", self.val_acc_best.compute(), sync_dist=False)
+
+    def test_step(self, batch, batch_idx: int):
+        self._eval_step(batch, self.test_acc, self.test_loss, "test")
+
+    def predict_step(self, batch, batch_idx: int) -> dict[str, torch.Tensor]:
+        wave = batch[0] if isinstance(batch, (list, tuple)) else batch
+        logits = self._classify(self._spec(self.crop(wave, train=False))).logits
+        return {"probs": logits.softmax(-1), "index": batch[2] if len(batch) > 2 else None}
+
+    # --- optimisation ----------------------------------------------------------------------------
+    def configure_optimizers(self) -> dict[str, Any]:
+        cfg = dict(self.optim_cfg)
+        name = cfg.pop("name", "sgd")
+        params = self.parameters()
+        if name == "sgd":
+            opt = torch.optim.SGD(params, lr=cfg.get("lr", 0.01), momentum=cfg.get("momentum", 0.9),
+                                  weight_decay=cfg.get("weight_decay", 0.0),
+                                  nesterov=bool(cfg.get("nesterov", False)))
+        elif name == "adamw":
+            opt = torch.optim.AdamW(params, lr=cfg.get("lr", 1e-3),
+                                    weight_decay=cfg.get("weight_decay", 0.01))
+        else:
+            raise ValueError(f"optim.name={name!r}: choose sgd or adamw")
+        sched = build_scheduler(opt, self.sched_cfg, self.trainer.max_epochs)
+        if sched is None:
+            return {"optimizer": opt}
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["best_val_epoch"] = self.best_val_epoch
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.best_val_epoch = checkpoint.get("best_val_epoch", -1)
+
+
+def build_scheduler(opt: torch.optim.Optimizer, cfg: dict, max_epochs: int):
+    """Per-epoch schedules: the paper's step decay, or cosine annealing with linear warm-up."""
+    name = cfg.get("name", "none")
+    warmup = int(cfg.get("warmup_epochs", 0))
+    if name == "none":
+        return None
+    if name == "step":
+        step, gamma = int(cfg.get("step_size", 20)), float(cfg.get("gamma", 0.1))
+
+        def factor(e: int) -> float:
+            return gamma ** (e // step)
+    elif name == "cosine":
+        floor = float(cfg.get("min_lr_ratio", 0.0))
+        total = max(1, int(max_epochs) - warmup)
+
+        def factor(e: int) -> float:
+            t = min(1.0, (e - warmup) / total)
+            return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
+    else:
+        raise ValueError(f"scheduler.name={name!r}: choose step, cosine or none")
+
+    def with_warmup(e: int) -> float:
+        return (e + 1) / (warmup + 1) if e < warmup else factor(e)
+
+    return torch.optim.lr_scheduler.LambdaLR(opt, with_warmup)
