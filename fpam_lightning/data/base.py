@@ -1,0 +1,300 @@
+"""What every fold-based audio data set shares: the clip table, the folds, the cache, the loaders.
+
+A subclass only says where its metadata lives and how to read it (`read_table`) and how to obtain
+the data when it is absent (`obtain`). Everything after that (validation of bad files, the
+waveform cache, the held-out fold, the validation split, the loaders) is the same code.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from lightning.pytorch import LightningDataModule
+from torch.utils.data import DataLoader, Dataset
+
+from ..errors import DataError
+from . import cache as wave_cache
+from . import device as device_data
+
+log = logging.getLogger(__name__)
+
+VAL_MODES = ("test_fold", "split", "none")
+BAD_FILE_MODES = ("error", "skip")
+
+
+@dataclass
+class ClipTable:
+    """One row per clip: its file (relative to the audio folder), fold, target and CSV row."""
+
+    files: list[str]
+    folds: np.ndarray
+    targets: np.ndarray
+    rows: list[int]
+    class_names: list[str]
+    csv_path: Path
+    extra: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def describe(self, i: int) -> str:
+        return f"{self.files[i]} ({self.csv_path.name} row {self.rows[i]})"
+
+
+class WaveformDataset(Dataset):
+    """Fixed-length waveforms from the (memory-mapped) cache; returns (wave, target, index)."""
+
+    def __init__(self, waves: np.ndarray, targets: np.ndarray, indices: np.ndarray):
+        self.waves, self.targets, self.indices = waves, targets, indices
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i: int):
+        j = int(self.indices[i])
+        return torch.from_numpy(np.array(self.waves[j], dtype=np.float32)), int(self.targets[j]), j
+
+
+def stratified_split(
+    targets: np.ndarray, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split positions 0..n-1 into (train, val), taking `fraction` of every class, seeded."""
+    rng = np.random.default_rng(seed)
+    val = []
+    for c in np.unique(targets):
+        idx = np.flatnonzero(targets == c)
+        rng.shuffle(idx)
+        val.extend(idx[: max(1, round(fraction * len(idx)))] if fraction > 0 else [])
+    val = np.sort(np.asarray(val, dtype=np.int64))
+    train = np.setdiff1d(np.arange(len(targets)), val)
+    return train, val
+
+
+class FoldDataModule(LightningDataModule):
+    """A data set with predefined folds: one fold is held out for testing, the rest train."""
+
+    name: str = "dataset"
+    num_folds: int = 5
+
+    def __init__(
+        self,
+        root: str,
+        fold: int = 1,
+        num_classes: int | None = None,
+        sample_rate: int = 16000,
+        clip_seconds: float = 5.0,
+        cache_seconds: float | None = None,
+        batch_size: int = 32,
+        eval_batch_size: int | None = None,
+        num_workers: int = 4,
+        val: str = "test_fold",
+        val_fraction: float = 0.1,
+        seed: int = 0,
+        download: bool = False,
+        url: str | None = None,
+        sha256: str | None = None,
+        on_bad_file: str = "error",
+        cache_dir: str | None = None,
+        pin_memory: bool = True,
+        persistent_workers: bool = True,
+        on_device: bool | None = None,
+    ):
+        super().__init__()
+        self.root = Path(root).expanduser().absolute()
+        self.fold = int(fold)
+        self.expected_classes = num_classes
+        self.sample_rate = int(sample_rate)
+        # The network sees clip_samples; the cache may hold longer clips (cache_seconds), which
+        # the LightningModule crops: at random in training, at the centre in evaluation.
+        self.clip_samples = int(round(clip_seconds * sample_rate))
+        self.cache_samples = (int(round(cache_seconds * sample_rate)) if cache_seconds
+                              else self.clip_samples)
+        self.batch_size = int(batch_size)
+        self.eval_batch_size = int(eval_batch_size or batch_size)
+        self.num_workers = int(num_workers)
+        self.val_mode = val
+        self.val_fraction = float(val_fraction)
+        self.seed = int(seed)
+        self.download = bool(download)
+        self.url, self.sha256 = url, sha256
+        self.on_bad_file = on_bad_file
+        self.cache_dir = Path(cache_dir).expanduser().absolute() if cache_dir else None
+        self.pin_memory = pin_memory
+        self.persistent_workers = persistent_workers
+        self.on_device = on_device  # null: on a GPU when the cache fits (data/device.py)
+        self._device_data: tuple | None = None
+        self._check_settings()
+        self.table: ClipTable | None = None
+        self.skipped: list[str] = []
+
+    # --- what a subclass provides -------------------------------------------------------------
+    @property
+    def audio_dir(self) -> Path:
+        return self.root / "audio"
+
+    @property
+    def csv_path(self) -> Path:
+        raise NotImplementedError
+
+    def read_table(self) -> ClipTable:
+        raise NotImplementedError
+
+    def obtain(self) -> None:
+        """Make the data set exist under `root` (download it), or raise a DataError saying how."""
+        raise DataError(self._missing_message())
+
+    # --- shared machinery ---------------------------------------------------------------------
+    def _check_settings(self) -> None:
+        if not 1 <= self.fold <= self.num_folds:
+            raise DataError(f"data.fold={self.fold} is out of range for {self.name}: "
+                            f"choose 1..{self.num_folds}")
+        if self.val_mode not in VAL_MODES:
+            raise DataError(f"data.val={self.val_mode!r}: choose one of {', '.join(VAL_MODES)}")
+        if self.on_bad_file not in BAD_FILE_MODES:
+            raise DataError(f"data.on_bad_file={self.on_bad_file!r}: choose error or skip")
+        if self.batch_size <= 0:
+            raise DataError(f"data.batch_size={self.batch_size} must be positive")
+        if not 0 < self.clip_samples <= self.cache_samples:
+            raise DataError("data.clip_seconds must be positive and data.cache_seconds (null = "
+                            "clip_seconds) at least as long")
+
+    def _missing_message(self) -> str:
+        return (
+            f"{self.name} not found: looked for {self.csv_path} under data.root={self.root}. "
+            + (f"Tried to download {self.url}. " if self.download and self.url else "")
+            + f"Place an existing copy there, or point at one with data.root=/path/to/{self.name}"
+            + ("" if self.download else ", or set data.download=true to fetch it")
+            + "."
+        )
+
+    @property
+    def num_classes(self) -> int:
+        if self.table is not None:
+            return len(self.table.class_names)
+        return int(self.expected_classes)
+
+    @property
+    def class_names(self) -> list[str]:
+        assert self.table is not None, "call setup() first"
+        return self.table.class_names
+
+    def _cache_dir(self) -> Path:
+        return self.cache_dir or self.root / ".fpam_cache"
+
+    def prepare_data(self) -> None:
+        """Obtain the data if absent, then validate it and build the waveform cache (once)."""
+        if not self.csv_path.exists():
+            self.obtain()
+            if not self.csv_path.exists():
+                raise DataError(self._missing_message())
+        self._load()
+
+    def _load(self) -> tuple[ClipTable, wave_cache.CachedWaves]:
+        table = self.read_table()
+        if self.expected_classes is not None and len(table.class_names) != self.expected_classes:
+            raise DataError(
+                f"{table.csv_path} defines {len(table.class_names)} classes but the config expects "
+                f"data.num_classes={self.expected_classes}"
+            )
+        missing = [i for i, f in enumerate(table.files) if not (self.audio_dir / f).is_file()]
+        bad: dict[int, str] = {i: "file not found" for i in missing}
+        cached = wave_cache.build_or_load(
+            self.name, table.files, self.audio_dir, self._cache_dir(), self.sample_rate,
+            self.cache_samples,
+        ) if not missing or self.on_bad_file == "skip" else None
+        if cached is not None:
+            bad.update(cached.bad)
+        if bad:
+            lines = [f"  {table.describe(i)}: {bad[i]}" for i in sorted(bad)]
+            if self.on_bad_file == "error":
+                shown = "\n".join(lines[:20]) + (f"\n  ... and {len(lines) - 20} more"
+                                                 if len(lines) > 20 else "")
+                raise DataError(
+                    f"{len(bad)} bad audio file(s) in {self.audio_dir} "
+                    f"(data.on_bad_file=skip drops them and counts them):\n{shown}"
+                )
+            for line in lines:
+                log.warning("skipping bad file:%s", line)
+        self.skipped = [table.describe(i) for i in sorted(bad)]
+        self._bad = set(bad)
+        return table, cached
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.table is not None:
+            return
+        if not self.csv_path.exists():
+            raise DataError(self._missing_message())
+        table, cached = self._load()
+        self.table, self.waves = table, cached.waves
+        keep = np.array([i not in self._bad for i in range(len(table))], dtype=bool)
+        test = np.flatnonzero((table.folds == self.fold) & keep)
+        train = np.flatnonzero((table.folds != self.fold) & keep)
+        if self.val_mode == "test_fold":
+            val = test
+        elif self.val_mode == "split":
+            tr, va = stratified_split(table.targets[train], self.val_fraction, self.seed)
+            train, val = train[tr], train[va]
+        else:
+            val = np.array([], dtype=np.int64)
+        self.indices = {"train": train, "val": val, "test": test}
+        self._log_statistics()
+
+    def _log_statistics(self) -> None:
+        t = self.table
+        per_fold = Counter(int(f) for f in t.folds)
+        log.info("%s: %d clips, %d classes, folds %s; held-out fold %d: train %d, val %d (%s), "
+                 "test %d, skipped %d", self.name, len(t), len(t.class_names),
+                 dict(sorted(per_fold.items())), self.fold, len(self.indices["train"]),
+                 len(self.indices["val"]), self.val_mode, len(self.indices["test"]),
+                 len(self.skipped))
+        per_class = Counter(int(c) for c in t.targets[self.indices["train"]])
+        log.info("train clips per class: %s",
+                 {t.class_names[c]: n for c, n in sorted(per_class.items())})
+        every = Counter(int(c) for c in t.targets)
+        log.info("all clips per class: %s", {t.class_names[c]: n for c, n in sorted(every.items())})
+
+    def dataset(self, split: str) -> WaveformDataset:
+        return WaveformDataset(self.waves, self.table.targets, self.indices[split])
+
+    def device_dataset(self, split: str) -> device_data.DeviceWaveforms | None:
+        """The split on the trainer's device when `on_device` resolves true, else None."""
+        device = device_data.device_of(self)
+        if self._device_data is None or self._device_data[0] != device:
+            if not device_data.want_on_device(self.on_device, device, self.waves.nbytes):
+                return None
+            self._device_data = (device, *device_data.to_device(self.waves, self.table.targets,
+                                                                device))
+        return device_data.DeviceWaveforms(*self._device_data[1:], self.indices[split])
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        on_device = self.device_dataset(split)
+        workers = 0 if on_device is not None else self.num_workers
+        return DataLoader(
+            on_device if on_device is not None else self.dataset(split),
+            batch_size=self.batch_size if split == "train" else self.eval_batch_size,
+            shuffle=shuffle,
+            drop_last=shuffle and len(self.indices[split]) > self.batch_size,
+            num_workers=workers,
+            collate_fn=device_data.keep_batch if on_device is not None else None,
+            pin_memory=self.pin_memory and torch.cuda.is_available() and on_device is None,
+            persistent_workers=self.persistent_workers and workers > 0,
+            multiprocessing_context="fork" if workers > 0 and os.name == "posix" else None,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self):
+        return self._loader("val", shuffle=False) if len(self.indices["val"]) else []
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)

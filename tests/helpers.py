@@ -1,0 +1,58 @@
+"""Test helpers importable from any test module (`from helpers import ...`)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+REPO = Path(__file__).resolve().parents[1]
+CONF = REPO / "conf"
+ESC10 = REPO.parent / "shared" / "data" / "esc10"
+
+# The synthetic set every quick test trains on: 4 classes x 2 clips x 5 folds of 0.5 s.
+TINY_SYNTHETIC = {"num_classes": 4, "clips_per_class_per_fold": 2, "seconds": 0.5,
+                  "sample_rate": 16000}
+
+
+def write_wav(path: Path, data: np.ndarray, sample_rate: int, subtype: str = "PCM_16") -> Path:
+    """Write a real WAV file (data: (frames,) or (frames, channels), floats in [-1, 1])."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, data, sample_rate, subtype=subtype)
+    return path
+
+
+def compose_train(overrides: list[str], output_dir: Path):
+    """Compose conf/train.yaml as `python -m fpam_lightning.train` would, outputs in output_dir."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import open_dict
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=overrides, return_hydra_config=True)
+    with open_dict(cfg):
+        cfg.hydra.runtime.output_dir = str(output_dir)
+        cfg.paths.output_dir = str(output_dir)
+    HydraConfig().set_config(cfg)
+    with open_dict(cfg):
+        del cfg["hydra"]  # as in a real run: the job's config has no `hydra` node
+    return cfg
+
+
+def run_cli(module: str, *args: str, cwd: Path | None = None, timeout: float = 600,
+            env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    """Run `python -m module args...` as a user would, returning the completed process."""
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    proc = subprocess.run([sys.executable, "-m", module, *args], cwd=cwd or REPO, env=full_env,
+                          capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{module} {' '.join(args)} exited {proc.returncode}\n"
+                             f"--- stdout ---\n{proc.stdout[-4000:]}\n"
+                             f"--- stderr ---\n{proc.stderr[-4000:]}")
+    return proc
