@@ -9,14 +9,25 @@ from lightning.pytorch import Callback
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from omegaconf import DictConfig
 
+from .numerics import FiniteLossGuard, InjectNaN
+from .preemption import Preemption
+
 
 def build_callbacks(cfg: DictConfig, output_dir: Path, has_logger: bool) -> list[Callback]:
     ccfg = cfg.get("callbacks") or {}
     callbacks: list[Callback] = [
-        # The held-out fold never selects a checkpoint: keep the last epoch only.
-        ModelCheckpoint(dirpath=str(output_dir / "checkpoints"), save_last=True, save_top_k=0,
+        # The held-out fold never selects a checkpoint: keep the last epoch only, as last.ckpt,
+        # rewritten every n epochs (save_last with save_top_k=0 writes it only when fit ends).
+        ModelCheckpoint(dirpath=str(output_dir / "checkpoints"), filename="last", monitor=None,
+                        save_top_k=1, save_last=False, enable_version_counter=False,
                         every_n_epochs=int(ccfg.get("checkpoint_every_n_epochs", 1))),
     ]
+    last = str(output_dir / "checkpoints" / "last.ckpt")
+    # A signal stops at the epoch end with last.ckpt saved; a NaN loss stops before the update.
+    callbacks += [Preemption(last, requeue=bool(ccfg.get("requeue", True))), FiniteLossGuard(last)]
+    nan_at_step = (cfg.get("debug") or {}).get("nan_at_step")
+    if nan_at_step is not None:  # test hook: poison one batch to exercise the guard
+        callbacks.append(InjectNaN(int(nan_at_step)))
     if has_logger:
         callbacks.append(LearningRateMonitor(logging_interval="epoch"))
     for name, spec in (ccfg.get("extra") or {}).items():

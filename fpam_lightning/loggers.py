@@ -12,6 +12,8 @@ from pathlib import Path
 from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
 from omegaconf import DictConfig, OmegaConf
 
+from .io import write_text_atomic
+
 RUN_ID_FILE = "wandb_run_id.txt"
 
 
@@ -19,6 +21,11 @@ def run_name(cfg: DictConfig, dataset: str) -> str:
     mix = "mixup" if cfg.mixup.get("enabled") else "nomix"
     return (f"{cfg.experiment}-{dataset}-{cfg.backbone.name}-"
             f"{cfg.attention.name}-{cfg.model.variant}-{mix}-fold{cfg.data.fold}-seed{cfg.seed}")
+
+
+def group_name(experiment: str, folder: Path) -> str:
+    """`<experiment>/<sweep or run folder name>`: the W&B group, also used by the summary run."""
+    return f"{experiment}/{Path(folder).name}"
 
 
 def sweep_group(cfg: DictConfig, output_dir: Path) -> str:
@@ -29,10 +36,24 @@ def sweep_group(cfg: DictConfig, output_dir: Path) -> str:
 
         hc = HydraConfig.get()
         if hc.mode == RunMode.MULTIRUN:
-            return f"{cfg.experiment}/{Path(hc.sweep.dir).name}"
+            return group_name(str(cfg.experiment), Path(hc.sweep.dir))
     except ValueError:
         pass
-    return f"{cfg.experiment}/{output_dir.name}"
+    return group_name(str(cfg.experiment), output_dir)
+
+
+def job_overrides() -> dict[str, object]:
+    """The job's command-line and sweep overrides (its configuration and fold), for the config."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+
+        hc = HydraConfig.get()
+        multirun = hc.mode == RunMode.MULTIRUN
+        return {"overrides": list(hc.overrides.task), "num": hc.job.get("num"),
+                "sweep_dir": str(hc.sweep.dir) if multirun else None}
+    except ValueError:
+        return {}
 
 
 def wandb_offline(requested: bool) -> bool:
@@ -73,6 +94,7 @@ def build_loggers(cfg: DictConfig, output_dir: Path, dataset: str) -> list[Logge
 
 def log_config(loggers: list[Logger], cfg: DictConfig) -> None:
     resolved = OmegaConf.to_container(cfg, resolve=True)
+    resolved["hydra_job"] = job_overrides()
     for logger in loggers:
         logger.log_hyperparams(resolved)
 
@@ -83,7 +105,7 @@ def remember_wandb_run(loggers: list[Logger], output_dir: Path) -> str | None:
         if isinstance(logger, WandbLogger):
             run_id = logger.experiment.id
             if isinstance(run_id, str):
-                (output_dir / RUN_ID_FILE).write_text(run_id)
+                write_text_atomic(output_dir / RUN_ID_FILE, run_id)
                 return run_id
     return None
 

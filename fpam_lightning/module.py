@@ -7,6 +7,7 @@ batches. Randomness is reseeded from (seed, epoch) each epoch so a resumed run r
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
@@ -113,6 +114,23 @@ class AudioClassificationModule(LightningModule):
         if dm is not None and getattr(dm, "table", None) is not None:
             self.class_names = list(dm.class_names)
             self.hparams["class_names"] = self.class_names  # saved with every checkpoint
+
+    def on_fit_start(self) -> None:
+        """features.normalize=per_mel: statistics of the training folds only, once per model.
+
+        They live in the front end's buffers, so checkpoints, resumed runs and exports keep them.
+        """
+        fe = self.net.frontend
+        if not fe.needs_statistics:
+            return
+        dm = self.trainer.datamodule
+        n = fe.fit_dataset(dm.dataset("train"), lambda w: self.crop(w, train=False),
+                           dm.eval_batch_size)
+        mean, std = self.trainer.strategy.broadcast((fe.mean.cpu(), fe.std.cpu()), src=0)
+        fe.set_statistics(mean.to(fe.mean.device), std.to(fe.std.device), n)
+        logging.getLogger(__name__).info(
+            "per-mel statistics from %d training clips (%d frames)",
+            len(dm.indices["train"]), n)
 
     # --- steps -------------------------------------------------------------------------------------
     def on_train_epoch_start(self) -> None:

@@ -22,11 +22,15 @@ from lightning.pytorch import Trainer, seed_everything
 from omegaconf import DictConfig, OmegaConf
 
 from .callbacks import build_callbacks
+from .ckpt_io import SafeCheckpointIO
+from .config import validate
 from .data.base import FoldDataModule
+from .ddp import use_job_config_for_ddp_children
 from .errors import FpamError
 from .loggers import build_loggers, finish_wandb, log_config, remember_wandb_run, run_name
-from .models import count_parameters
+from .models import count_flops, count_parameters
 from .module import AudioClassificationModule
+from .preemption import PREEMPTED_EXIT_CODE, Preemption, cluster_plugins
 from .results import write_results
 
 log = logging.getLogger("fpam_lightning")
@@ -93,13 +97,17 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         dm.prepare_data()  # fails fast, before any Trainer or worker exists
     module = build_module(cfg, dm)
     params = count_parameters(module.net)
-    log.info("model: %s + %s head (%s variant), %.2fM parameters", cfg.backbone.name,
-             cfg.attention.name, cfg.model.variant, params / 1e6)
+    flops = count_flops(module.net, dm.clip_samples)
+    log.info("model: %s + %s head (%s variant), %.2fM parameters, %.2f GFLOPs per %.2f s clip",
+             cfg.backbone.name, cfg.attention.name, cfg.model.variant, params / 1e6, flops / 1e9,
+             dm.clip_samples / dm.sample_rate)
 
+    use_job_config_for_ddp_children(cfg, output_dir)  # DDP ranks: this job, this folder
     loggers = build_loggers(cfg, output_dir, dm.name)
     trainer: Trainer = instantiate(
         cfg.trainer, logger=loggers or False, default_root_dir=str(output_dir),
         callbacks=build_callbacks(cfg, output_dir, bool(loggers)),
+        plugins=[SafeCheckpointIO(), *cluster_plugins()],  # atomic saves, weights_only loads
     )
     wandb_id = None
     if loggers and trainer.is_global_zero:
@@ -107,6 +115,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         wandb_id = remember_wandb_run(loggers, output_dir)
 
     trainer.fit(module, datamodule=dm, ckpt_path=resolve_ckpt_path(cfg.ckpt_path, output_dir))
+    preemption = next((c for c in trainer.callbacks if isinstance(c, Preemption)), None)
+    if preemption is not None and preemption.preempted:
+        return preempted(cfg, trainer, preemption, output_dir, dm.fold)
     # The headline: the last epoch's weights on the held-out fold, never a test-picked epoch.
     test = trainer.test(module, datamodule=dm, verbose=False)[0]
     best_on_test = None
@@ -135,6 +146,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "num_test": int(len(dm.indices["test"])),
         "skipped_files": len(dm.skipped),
         "num_parameters": params,
+        "flops_per_clip": flops,
         "ckpt_path": str(ckpt) if ckpt.exists() else None,
         "wandb_run_id": wandb_id,
         "output_dir": str(output_dir),
@@ -147,6 +159,21 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     return results
 
 
+def preempted(cfg: DictConfig, trainer: Trainer, preemption: Preemption, output_dir: Path,
+              fold: int) -> dict[str, Any]:
+    """A signal stopped training at an epoch end: record it, requeue, say how to resume."""
+    ckpt = output_dir / "checkpoints" / "last.ckpt"
+    message = (f"stopped by a signal after {trainer.current_epoch} epochs; {ckpt} holds them. "
+               f"Resume with ckpt_path=last hydra.run.dir={output_dir}")
+    results = {"status": "preempted", "fold": fold, "epochs": int(trainer.current_epoch),
+               "ckpt_path": str(ckpt), "message": message, "test_acc": None}
+    if trainer.is_global_zero:
+        write_results(output_dir, results)
+    log.warning("%s", message)
+    preemption.hand_over(trainer.is_global_zero)
+    return results
+
+
 def _is_multirun() -> bool:
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
@@ -154,7 +181,12 @@ def _is_multirun() -> bool:
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
     try:
+        validate(cfg)  # one readable line for a bad config, before any data or model is built
         results = train(cfg)
+        if results["status"] == "preempted":
+            finish_wandb(PREEMPTED_EXIT_CODE)  # the resumed job continues this W&B run
+            print(f"preempted: {results['message']}", file=sys.stderr)
+            sys.exit(PREEMPTED_EXIT_CODE)
         finish_wandb(0)
         return results["test_acc"]
     except FpamError as e:

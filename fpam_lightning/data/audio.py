@@ -39,7 +39,7 @@ def _check_riff_size(path: str) -> None:
 
 
 def decode(path: str | os.PathLike) -> tuple[np.ndarray, int]:
-    """Decode any PCM/float WAV (8/16/24/32-bit, any channel count) to float32 (frames, channels)."""
+    """Decode a PCM/float WAV (8/16/24/32-bit, any channels) to float32 (frames, channels)."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise AudioDecodeError("file not found")

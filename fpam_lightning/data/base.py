@@ -16,16 +16,29 @@ from pathlib import Path
 import numpy as np
 import torch
 from lightning.pytorch import LightningDataModule
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ..errors import DataError
 from . import cache as wave_cache
 from . import device as device_data
+from .samplers import EpochShuffle, loader_generator
 
 log = logging.getLogger(__name__)
 
 VAL_MODES = ("test_fold", "split", "none")
 BAD_FILE_MODES = ("error", "skip")
+
+
+def unrepeated_sampler(dataset: Dataset) -> Sampler | None:
+    """Under DDP, each held-out clip on exactly one rank: Lightning's default DistributedSampler
+    pads the ranks with repeated clips, which would count them twice in test accuracy."""
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return None
+    if torch.distributed.get_world_size() == 1:
+        return None
+    from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
+
+    return UnrepeatedDistributedSampler(dataset, shuffle=False)
 
 
 @dataclass
@@ -275,10 +288,14 @@ class FoldDataModule(LightningDataModule):
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         on_device = self.device_dataset(split)
         workers = 0 if on_device is not None else self.num_workers
+        dataset = on_device if on_device is not None else self.dataset(split)
         return DataLoader(
-            on_device if on_device is not None else self.dataset(split),
+            dataset,
             batch_size=self.batch_size if split == "train" else self.eval_batch_size,
-            shuffle=shuffle,
+            # (seed, epoch) fixes the shuffle, so a resumed run repeats the uninterrupted one.
+            sampler=EpochShuffle(dataset, self.seed) if shuffle else
+            None if split == "train" else unrepeated_sampler(dataset),
+            generator=loader_generator(self.seed),
             drop_last=shuffle and len(self.indices[split]) > self.batch_size,
             num_workers=workers,
             collate_fn=device_data.keep_batch if on_device is not None else None,

@@ -14,9 +14,11 @@ import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
+import torch
 from filelock import FileLock
 from tqdm import tqdm
 
@@ -114,17 +116,27 @@ def build_or_load(
 
 def _build(array_path: Path, meta_path: Path, files: list[str], audio_dir: Path,
            sample_rate: int, num_samples: int, workers: int | None) -> CachedWaves:
-    # Threads suffice: libsndfile (via cffi) and torch's resampling release the GIL.
+    # Threads suffice: libsndfile (via cffi) and torch's resampling release the GIL. The files
+    # are the parallel axis, so torch's own intra-op threads would only oversubscribe the CPU.
     workers = workers or min(8, os.cpu_count() or 1)
     log.info("building waveform cache %s (%d clips, %d threads)", array_path, len(files), workers)
+    torch_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _write(array_path, meta_path, files, audio_dir, sample_rate, num_samples, workers)
+    finally:
+        torch.set_num_threads(torch_threads)
+
+
+def _write(array_path: Path, meta_path: Path, files: list[str], audio_dir: Path,
+           sample_rate: int, num_samples: int, workers: int) -> CachedWaves:
     with atomic_path(array_path) as tmp:
         out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32,
                                         shape=(len(files), num_samples))
         with ThreadPoolExecutor(workers) as pool:
-            jobs = pool.map(
-                lambda i: _decode_into(out, i, audio_dir / files[i], sample_rate, num_samples),
-                range(len(files)),
-            )
+            n = len(files)
+            jobs = pool.map(_decode_into, repeat(out, n), range(n), (audio_dir / f for f in files),
+                            repeat(sample_rate, n), repeat(num_samples, n))
             errors = list(tqdm(jobs, total=len(files), desc=f"decoding {array_path.stem}",
                                unit="clip", disable=None))
         out.flush()

@@ -69,7 +69,7 @@ class DeviceWaveforms(Dataset):
     def __getitems__(self, positions: list[int]):
         pos = torch.as_tensor(positions, dtype=torch.int64).to(self.waves.device, non_blocking=True)
         j = self.indices[pos]
-        return self.waves[j], self.targets[j], j
+        return self.waves.index_select(0, j), self.targets.index_select(0, j), j
 
     def __getitem__(self, i: int):
         j = self.indices[i]

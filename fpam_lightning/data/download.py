@@ -124,7 +124,8 @@ def extract(archive: Path, dest: Path) -> None:
                         link = (target.parent / m.linkname) if m.issym() else root / m.linkname
                         _safe_target(root, str(Path(os.path.relpath(link.resolve(), root))))
                         if Path(m.linkname).is_absolute():
-                            raise ArchiveError(f"archive member {m.name!r} links to an absolute path")
+                            raise ArchiveError(
+                                f"archive member {m.name!r} links to an absolute path")
                 tf.extractall(root, members=members, filter="data")
         else:
             raise ArchiveError(f"{archive} is neither a zip nor a tar archive (corrupt download?)")

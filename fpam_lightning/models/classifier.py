@@ -61,6 +61,14 @@ def build_classifier(cfg: Mapping, num_classes: int) -> AudioClassifier:
     name = backbone_cfg.pop("name")
     weights = {k: backbone_cfg.pop(k, None) for k in
                ("checkpoint", "checkpoint_prefix", "checkpoint_keys", "partial")}
+    if weights["checkpoint"] and backbone_cfg.get("pretrained"):
+        raise ConfigError("backbone.pretrained=true and backbone.checkpoint are both set: "
+                          "choose one source of weights")
+    if name == "tutorial_cnn" and ATTENTION[kind] is not None:
+        # Its blocks are 64..512 channels wide: an FPAM head aligned to 1024 channels would
+        # hold several times the backbone's parameters, and no published result supports it.
+        raise ConfigError(f"attention={kind} is not available on backbone=tutorial_cnn: the "
+                          "tutorial's CNN takes attention=none (global pooling + its dense head)")
     if ATTENTION[kind] is None:
         head_levels, global_level = [5], None
         backbone = build_backbone(name, head_levels, **backbone_cfg)
@@ -82,10 +90,32 @@ def build_classifier(cfg: Mapping, num_classes: int) -> AudioClassifier:
     if weights["checkpoint"]:
         from .weights import load_backbone_checkpoint
 
-        load_backbone_checkpoint(backbone, weights["checkpoint"], prefix=weights["checkpoint_prefix"],
-                                 keys=weights["checkpoint_keys"], partial=bool(weights["partial"]))
+        load_backbone_checkpoint(backbone, weights["checkpoint"],
+                                 prefix=weights["checkpoint_prefix"],
+                                 keys=weights["checkpoint_keys"] or "timm",
+                                 partial=bool(weights["partial"]))
     return AudioClassifier(frontend, backbone, head, head_levels, global_level)
 
 
 def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
+
+
+def count_flops(net: AudioClassifier, num_samples: int) -> int:
+    """FLOPs (multiply-add = 2) of one clip through backbone and head, in eval mode.
+
+    Counted by torch's FlopCounterMode, which sees convolutions and matrix products; the
+    front end's STFT and the element-wise operations are not counted.
+    """
+    from torch.utils.flop_counter import FlopCounterMode
+
+    was_training = net.training
+    net.eval()
+    try:
+        p = next(net.parameters())
+        spec = net.frontend(torch.zeros(1, int(num_samples), device=p.device))
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            net.classify(spec.to(p.dtype))
+        return int(counter.get_total_flops())
+    finally:
+        net.train(was_training)

@@ -44,6 +44,7 @@ class HeadOutput:
     logits: torch.Tensor
     embedding: torch.Tensor  # the pooled vector before the classifier (for t-SNE)
     maps: list[torch.Tensor] = field(default_factory=list)  # spatial attention F_s per level
+    fused: torch.Tensor | None = None  # the map that is pooled: F_fpam, or the last level
 
 
 def conv_bn(cin: int, cout: int, k: int, act: bool) -> nn.Sequential:
@@ -174,7 +175,7 @@ class PyramidAttentionHead(nn.Module):
             v = fused.mean((2, 3))
         if self.global_branch is not None:
             v = v + self.global_branch(global_feat.mean((2, 3)))
-        return HeadOutput(self.classifier(v), v, maps)
+        return HeadOutput(self.classifier(v), v, maps, fused)
 
 
 class GlobalPoolHead(nn.Module):
@@ -186,4 +187,4 @@ class GlobalPoolHead(nn.Module):
 
     def forward(self, feats: list[torch.Tensor], global_feat: torch.Tensor | None = None):
         v = feats[-1].mean((2, 3))
-        return HeadOutput(self.classifier(v), v, [])
+        return HeadOutput(self.classifier(v), v, [], feats[-1])

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 import torch
 import torchaudio
 from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from ..errors import ConfigError
 
 
 class LogMel(nn.Module):
     """Waveform (B, samples) -> log-mel "image" (B, 1, time, mel).
 
-    `scale='log'` is the paper's natural log of power; `scale='db'` is librosa's power_to_db /
-    amplitude_to_db (by `power`). `normalize='per_mel'` standardises each mel bin with statistics
-    that are set from the training folds only (`set_statistics`) and saved with the weights.
+    `scale='log'` is the paper's natural log; `scale='db'` is librosa's `power_to_db`
+    (`db_multiplier` 10) or `amplitude_to_db` (20), each relative to 1 with an `amin` floor and
+    an optional per-clip `top_db` floor. `normalize='per_mel'` standardises each mel bin with
+    statistics from the training folds only (`fit_statistics`), kept in buffers so that they
+    are saved in checkpoints and exported with the weights.
     """
 
     def __init__(
@@ -30,25 +37,36 @@ class LogMel(nn.Module):
         norm: str | None = None,
         normalize: str = "none",
         top_db: float | None = None,
+        db_multiplier: float | None = None,
+        amin: float = 1e-10,
+        pad_mode: str = "reflect",
         eps: float = 1e-6,
     ):
         super().__init__()
         if scale not in ("log", "db"):
-            raise ValueError(f"features.scale={scale!r}: choose log or db")
+            raise ConfigError(f"features.scale={scale!r}: choose log or db")
         if normalize not in ("none", "per_mel"):
-            raise ValueError(f"features.normalize={normalize!r}: choose none or per_mel")
+            raise ConfigError(f"features.normalize={normalize!r}: choose none or per_mel")
         self.sample_rate, self.hop_length, self.n_mels = sample_rate, hop_length, n_mels
-        self.scale, self.power, self.eps, self.top_db = scale, power, eps, top_db
+        self.scale, self.power, self.eps, self.top_db, self.amin = scale, power, eps, top_db, amin
+        self.db_multiplier = float(db_multiplier or (10.0 if power == 2.0 else 20.0))
         self.normalize = normalize
         self.mel = torchaudio.transforms.MelSpectrogram(
             sample_rate=sample_rate, n_fft=n_fft, win_length=win_length, hop_length=hop_length,
             f_min=f_min, f_max=f_max, n_mels=n_mels, power=power, mel_scale=mel_scale, norm=norm,
+            pad_mode=pad_mode,
         )
         self.register_buffer("mean", torch.zeros(n_mels))
         self.register_buffer("std", torch.ones(n_mels))
+        # How many frames the statistics came from; 0 means "not fitted yet".
+        self.register_buffer("stats_frames", torch.zeros((), dtype=torch.long))
 
     def num_frames(self, num_samples: int) -> int:
         return num_samples // self.hop_length + 1
+
+    @property
+    def needs_statistics(self) -> bool:
+        return self.normalize == "per_mel" and int(self.stats_frames) == 0
 
     def unnormalized(self, wave: torch.Tensor) -> torch.Tensor:
         with torch.autocast(wave.device.type, enabled=False):
@@ -56,16 +74,48 @@ class LogMel(nn.Module):
             if self.scale == "log":
                 spec = torch.log(spec + self.eps)
             else:
-                spec = (10.0 if self.power == 2.0 else 20.0) * torch.log10(spec.clamp_min(1e-10))
+                spec = self.db_multiplier * torch.log10(spec.clamp_min(self.amin))
                 if self.top_db is not None:
                     peak = spec.amax(dim=(-2, -1), keepdim=True)
                     spec = torch.maximum(spec, peak - self.top_db)
         return spec.transpose(-1, -2).unsqueeze(1)  # (B, 1, time, mel)
 
     @torch.no_grad()
-    def set_statistics(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+    def set_statistics(self, mean: torch.Tensor, std: torch.Tensor, frames: int = 1) -> None:
         self.mean.copy_(mean)
         self.std.copy_(std.clamp_min(1e-5))
+        self.stats_frames.fill_(int(frames))
+
+    @torch.no_grad()
+    def fit_statistics(self, waves: Iterable[torch.Tensor]) -> int:
+        """Per-mel mean and std over every frame of `waves` (batches of training clips).
+
+        Accumulates in float64 so a data set's worth of frames loses no precision; returns the
+        number of frames used.
+        """
+        total = torch.zeros((), dtype=torch.float64, device=self.mean.device)
+        s1 = torch.zeros(self.n_mels, dtype=torch.float64, device=self.mean.device)
+        s2 = torch.zeros_like(s1)
+        for wave in waves:
+            spec = self.unnormalized(wave.to(self.mean.device)).double().reshape(-1, self.n_mels)
+            total += spec.shape[0]
+            s1 += spec.sum(0)
+            s2 += (spec * spec).sum(0)
+        n = int(total)
+        if n == 0:
+            raise ConfigError("features.normalize=per_mel needs training clips for its statistics")
+        mean = s1 / n
+        std = (s2 / n - mean * mean).clamp_min(0).sqrt()
+        self.set_statistics(mean.float(), std.float(), n)
+        return n
+
+    @torch.no_grad()
+    def fit_dataset(self, dataset: Dataset, transform: Callable | None = None,
+                    batch_size: int = 32) -> int:
+        """`fit_statistics` over a dataset of (wave, ...) items, e.g. the training folds."""
+        loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=0)
+        waves = (b[0].to(self.mean.device) for b in loader)
+        return self.fit_statistics(map(transform, waves) if transform else waves)
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         spec = self.unnormalized(wave)

@@ -26,7 +26,8 @@ class TutorialCNN(nn.Module):
         super().__init__()
         bad = [lv for lv in levels if lv not in (2, 3, 4, 5)]
         if bad:
-            raise ConfigError(f"levels {bad} do not exist in tutorial_cnn: choose from [2, 3, 4, 5]")
+            raise ConfigError(f"levels {bad} do not exist in tutorial_cnn: "
+                              "choose from [2, 3, 4, 5]")
         self.levels = sorted(set(levels))
         widths = (1, *self.WIDTHS)
         self.blocks = nn.ModuleList(

@@ -14,7 +14,8 @@ from fpam_lightning.data.synthetic import synthesize_esc50
 def test_synthetic_layout_files_and_content(tmp_path):
     root = synthesize_esc50(tmp_path / "syn", num_classes=3, clips_per_class_per_fold=2,
                             seconds=0.5, sample_rate=22050)
-    rows = list(csv.DictReader(open(root / "meta" / "esc50.csv")))
+    with open(root / "meta" / "esc50.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
     assert list(rows[0]) == ["filename", "fold", "target", "category", "esc10", "src_file", "take"]
     assert len(rows) == 5 * 3 * 2
     for r in rows:

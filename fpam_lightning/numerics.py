@@ -1,0 +1,58 @@
+"""Numerical faults: stop at the first non-finite loss, before it reaches the weights.
+
+The check runs before the backward pass, so the optimiser never applies a NaN/Inf step and the
+last epoch-end checkpoint stays the newest one on disk. `InjectNaN` is a test hook
+(`debug.nan_at_step`): it poisons one training batch so the guard can be exercised for real.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from lightning.pytorch import Callback, LightningModule, Trainer
+
+from .errors import FpamError
+
+
+class NumericalError(FpamError):
+    """The loss became NaN or Inf."""
+
+
+class FiniteLossGuard(Callback):
+    """Raise a one-line NumericalError naming the step at the first non-finite training loss."""
+
+    def __init__(self, checkpoint_path: str | None = None):
+        self.checkpoint_path = checkpoint_path
+
+    def on_before_backward(self, trainer: Trainer, pl_module: LightningModule,
+                           loss: torch.Tensor) -> None:
+        bad = not bool(torch.isfinite(loss.detach()).all())
+        if trainer.world_size > 1:  # every rank stops together, none waits in a collective
+            bad = trainer.strategy.reduce_boolean_decision(bad, all=False)
+        if not bad:
+            return
+        kind = ("NaN" if bool(torch.isnan(loss.detach()).any()) else
+                "Inf" if bool(torch.isinf(loss.detach()).any()) else "NaN/Inf on another rank")
+        batch = trainer.fit_loop.epoch_loop.batch_progress.current.ready - 1
+        ckpt = self.checkpoint_path
+        kept = (f"the last good checkpoint is {ckpt} (resume with ckpt_path=last)"
+                if ckpt and Path(ckpt).is_file() else "no checkpoint was saved before it")
+        raise NumericalError(
+            f"training loss is {kind} at step {trainer.global_step} "
+            f"(epoch {trainer.current_epoch}, batch {batch}); stopped before the update, {kept}. "
+            "Rerun with trainer.detect_anomaly=true to find the operation that produced it, "
+            "or lower optim.lr / set trainer.gradient_clip_val."
+        )
+
+
+class InjectNaN(Callback):
+    """Test hook: fill the waveforms of the batch at global step `step` with NaN."""
+
+    def __init__(self, step: int):
+        self.step = int(step)
+
+    def on_train_batch_start(self, trainer: Trainer, pl_module: LightningModule, batch,
+                             batch_idx: int) -> None:
+        if trainer.global_step == self.step:
+            batch[0].fill_(float("nan"))

@@ -1,0 +1,370 @@
+"""Cross-validation summary of a sweep: `python -m fpam_lightning.summarize SWEEP_DIR`.
+
+Reads every job's `results.json` under a multirun folder and writes `cv_summary.json`,
+`cv_summary.md` and `cv_summary.png` (a box plot of fold accuracies) beside them: one row per
+configuration, one column per fold, mean ± std. The headline is the last epoch's accuracy on the
+held-out fold; the best epoch picked on the test fold (the paper's practice) is shown apart,
+labelled. Works on incomplete sweeps: expected folds without a finished job are listed as
+missing, failed jobs with their error, and means cover finished folds only.
+
+The same code runs as a Hydra callback (`CVSummaryCallback`, registered in conf/hydra) when a
+multirun ends.
+
+Pipeline: `collect_jobs` (one `Job` per job folder) -> `expected_grid` (from multirun.yaml) ->
+`build_summary` -> `write_summary`. Per-job artefacts other than results.json (for instance
+pooled out-of-fold predictions) belong in `build_summary`, fed by the `Job.dir` of each row's
+completed jobs (`Row.jobs`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import logging
+import math
+import statistics
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from .io import atomic_path, read_json, write_json_atomic, write_text_atomic
+from .results import RESULTS_FILE
+
+log = logging.getLogger("fpam_lightning")
+
+FOLD_KEY = "data.fold"
+SUMMARY_JSON, SUMMARY_MD, SUMMARY_PNG = "cv_summary.json", "cv_summary.md", "cv_summary.png"
+HEADLINE = "test_acc"                  # last epoch, held-out fold
+BEST_ON_TEST = "best_epoch_test_acc"   # the epoch picked on the held-out fold: optimistic
+
+
+@dataclass
+class Job:
+    """One job folder of a sweep: its overrides, its fold and what it left behind."""
+
+    dir: Path
+    overrides: dict[str, str]
+    fold: int | None
+    results: dict[str, Any] | None
+
+    @property
+    def status(self) -> str:
+        if self.results is None:
+            return "unfinished"  # running, killed, or never wrote results.json
+        return str(self.results.get("status", "completed"))
+
+
+@dataclass
+class Row:
+    """One configuration of the grid across its folds."""
+
+    params: dict[str, str]
+    acc: dict[int, float] = field(default_factory=dict)
+    best_on_test: dict[int, float] = field(default_factory=dict)
+    jobs: list[Job] = field(default_factory=list)
+    failed: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return " ".join(f"{k}={v}" for k, v in self.params.items()) or "(single configuration)"
+
+
+# --- reading a sweep ------------------------------------------------------------------------------
+def _parse_overrides(lines: list[str]) -> dict[str, list[str]]:
+    """Override strings -> key -> values (a sweep `a=1,2` gives two), encoded as Hydra does."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.core.override_parser.types import Transformer
+
+    out: dict[str, list[str]] = {}
+    for o in OverridesParser.create().parse_overrides([str(x) for x in lines]):
+        key = o.get_key_element().lstrip("+~")
+        if o.is_sweep_override():
+            out[key] = [str(v) for v in o.sweep_iterator(transformer=Transformer.encode)]
+        else:
+            out[key] = [o.get_value_element_as_str()]
+    return out
+
+
+def job_dirs(sweep_dir: str | Path) -> list[Path]:
+    """Every job folder under a sweep: those with a results.json or a Hydra `.hydra` record."""
+    root = Path(sweep_dir)
+    found = {p.parent for p in root.rglob(RESULTS_FILE)}
+    found |= {p.parent.parent for p in root.rglob(".hydra/overrides.yaml")}
+    return sorted((d for d in found if not any(part.startswith(".") for part in
+                                                d.relative_to(root).parts)),
+                  key=lambda d: [int(p) if p.isdigit() else p for p in d.relative_to(root).parts])
+
+
+def collect_jobs(sweep_dir: str | Path) -> list[Job]:
+    jobs = []
+    for d in job_dirs(sweep_dir):
+        overrides: dict[str, str] = {}
+        ov_file = d / ".hydra" / "overrides.yaml"
+        if ov_file.exists():
+            lines = OmegaConf.to_container(OmegaConf.load(ov_file)) or []
+            overrides = {k: v[0] for k, v in _parse_overrides(list(lines)).items()}
+        results = read_json(d / RESULTS_FILE) if (d / RESULTS_FILE).exists() else None
+        fold = (results or {}).get("fold", overrides.get(FOLD_KEY))
+        jobs.append(Job(d, overrides, int(fold) if fold is not None else None, results))
+    return jobs
+
+
+def expected_grid(sweep_dir: str | Path) -> dict[str, list[str]]:
+    """The swept keys and their values, from the sweep's multirun.yaml (params, then the CLI)."""
+    path = Path(sweep_dir) / "multirun.yaml"
+    if not path.exists():
+        return {}
+    hydra_cfg = OmegaConf.load(path).get("hydra", {})
+    params = hydra_cfg.get("sweeper", {}).get("params") or {}
+    lines = [f"{k}={v}" for k, v in params.items()]
+    lines += list(hydra_cfg.get("overrides", {}).get("task") or [])
+    return {k: v for k, v in _parse_overrides(lines).items() if len(v) > 1 or k == FOLD_KEY}
+
+
+# --- the summary ----------------------------------------------------------------------------------
+def _mean_std(values: list[float]) -> tuple[float | None, float | None]:
+    if not values:
+        return None, None
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None
+
+
+def build_summary(jobs: list[Job], grid: dict[str, list[str]],
+                  sweep_dir: str | Path = "") -> dict[str, Any]:
+    """Rows of the grid (from multirun.yaml, else from the jobs' varying overrides) x folds."""
+    dims = [k for k in grid if k != FOLD_KEY]
+    if not grid:  # no multirun.yaml: the keys whose values differ between jobs
+        keys = sorted({k for j in jobs for k in j.overrides} - {FOLD_KEY})
+        dims = [k for k in keys if len({j.overrides.get(k) for j in jobs}) > 1]
+    folds = sorted({int(f) for f in grid.get(FOLD_KEY, [])} |
+                   {j.fold for j in jobs if j.fold is not None})
+
+    rows: dict[tuple, Row] = {}
+    for combo in itertools.product(*(grid[k] for k in dims if k in grid)):
+        if grid and len(combo) == len(dims):  # the whole grid, started or not
+            rows[combo] = Row(dict(zip(dims, combo, strict=True)))
+    for job in jobs:
+        key = tuple(job.overrides.get(k, "?") for k in dims)
+        row = rows.setdefault(key, Row(dict(zip(dims, key, strict=True))))
+        row.jobs.append(job)
+        res = job.results or {}
+        if job.status == "completed" and job.fold is not None:
+            row.acc[job.fold] = float(res[HEADLINE])
+            if res.get(BEST_ON_TEST) is not None:
+                row.best_on_test[job.fold] = float(res[BEST_ON_TEST])
+        elif job.status == "failed" and job.fold is not None:
+            row.failed[job.fold] = str(res.get("error", "unknown error"))
+
+    out_rows, failed, unfinished = [], [], []
+    for row in rows.values():
+        mean, std = _mean_std([row.acc[f] for f in sorted(row.acc)])
+        b_mean, b_std = _mean_std([row.best_on_test[f] for f in sorted(row.best_on_test)])
+        done = [j for j in row.jobs if j.status == "completed"]
+        first = done[0].results if done else {}
+        label = row.label
+        if not row.params and first:  # nothing swept but the folds: name the model instead
+            label = f"{first.get('backbone')} + {first.get('attention')}" + (
+                " + mixup" if first.get("mixup") else "")
+        out_rows.append({
+            "configuration": label,
+            "params": row.params,
+            **{k: first.get(k) for k in ("dataset", "backbone", "attention", "variant", "mixup")},
+            "folds": {str(f): row.acc.get(f) for f in folds},
+            "mean": mean, "std": std,
+            "best_epoch_folds": {str(f): row.best_on_test.get(f) for f in folds},
+            "best_epoch_mean": b_mean, "best_epoch_std": b_std,
+            "n_completed": len(row.acc), "n_expected": len(folds),
+            "missing_folds": [f for f in folds if f not in row.acc],
+            "failed_folds": sorted(row.failed),
+            "job_dirs": [str(j.dir) for j in done],
+        })
+        failed += [{"configuration": label, "fold": j.fold, "job_dir": str(j.dir),
+                    "error": str((j.results or {}).get("error", "unknown error"))}
+                   for j in row.jobs if j.status == "failed"]
+        unfinished += [{"configuration": label, "status": j.status, "fold": j.fold,
+                        "job_dir": str(j.dir)}
+                       for j in row.jobs if j.status not in ("completed", "failed")]
+    complete = all(not r["missing_folds"] for r in out_rows) and bool(out_rows)
+    return {
+        "sweep_dir": str(sweep_dir),
+        "metric": f"{HEADLINE}: accuracy of the last epoch's weights on the held-out fold",
+        "best_epoch_metric": f"{BEST_ON_TEST}: best epoch chosen on the held-out fold itself "
+                             "(the paper's practice; optimistic)",
+        "std": "sample standard deviation over finished folds (n-1); null with one fold",
+        "averaged_over": "finished folds only; missing and failed folds are listed, not averaged",
+        "complete": complete,
+        "folds": folds,
+        "dims": dims,
+        "rows": out_rows,
+        "failed": failed,
+        "unfinished": unfinished,
+    }
+
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}"
+
+
+def _pm(mean: float | None, std: float | None) -> str:
+    if mean is None:
+        return "–"
+    return f"{_pct(mean)} ± {_pct(std)}" if std is not None else _pct(mean)
+
+
+def to_markdown(summary: dict[str, Any]) -> str:
+    folds = summary["folds"]
+    head = (["configuration", "dataset", *[f"fold {f}" for f in folds], "mean ± std",
+             "best-epoch-on-test mean ± std", "folds done"])
+    lines = [f"# Cross-validation summary: {summary['sweep_dir']}", "",
+             "Accuracy (%) of the last epoch's weights on each held-out fold; mean ± sample std "
+             "over finished folds. The best-epoch-on-test column lets the held-out fold pick the "
+             "epoch (the paper's practice): optimistic, shown for comparison only.", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in summary["rows"]:
+        cells = [r["configuration"], str(r.get("dataset") or "–"),
+                 *[_pct(r["folds"][str(f)]) for f in folds], _pm(r["mean"], r["std"]),
+                 _pm(r["best_epoch_mean"], r["best_epoch_std"]),
+                 f"{r['n_completed']}/{r['n_expected']}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    missing = [r for r in summary["rows"] if r["missing_folds"]]
+    if missing:
+        lines += ["", "**Incomplete:** means above cover finished folds only."]
+        lines += [f"- {r['configuration']}: missing fold(s) {r['missing_folds']}" for r in missing]
+    if summary["failed"]:
+        lines += ["", "**Failed jobs:**"]
+        lines += [f"- {f['configuration']} fold {f['fold']} ({f['job_dir']}): {f['error']}"
+                  for f in summary["failed"]]
+    if summary["unfinished"]:
+        lines += ["", "**Unfinished jobs** (running, killed or preempted):"]
+        lines += [f"- {u['configuration']} fold {u['fold']} ({u['status']}, {u['job_dir']})"
+                  for u in summary["unfinished"]]
+    return "\n".join(lines) + "\n"
+
+
+def box_plot(summary: dict[str, Any], path: Path) -> None:
+    """The tutorial's figure: fold accuracies per configuration, one box each."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in summary["rows"] if r["n_completed"]]
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.6 * len(rows) + 1), 4))
+    data = [[100 * v for v in r["folds"].values() if v is not None] for r in rows]
+    if data:
+        ax.boxplot(data)
+        for i, values in enumerate(data, start=1):
+            ax.scatter([i] * len(values), values, s=12, color="black", zorder=3)
+        ax.set_xticks(range(1, len(rows) + 1),
+                      [r["configuration"].replace(" ", "\n") for r in rows], fontsize=8)
+    ax.set_ylabel("held-out fold accuracy (%), last epoch")
+    ax.set_title("fold accuracies")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=120)
+    plt.close(fig)
+
+
+def write_summary(summary: dict[str, Any], out_dir: str | Path) -> dict[str, Path]:
+    out_dir = Path(out_dir)
+    paths = {"json": out_dir / SUMMARY_JSON, "md": out_dir / SUMMARY_MD,
+             "png": out_dir / SUMMARY_PNG}
+    write_json_atomic(paths["json"], summary)
+    write_text_atomic(paths["md"], to_markdown(summary))
+    box_plot(summary, paths["png"])
+    return paths
+
+
+def summarize(sweep_dir: str | Path) -> dict[str, Any]:
+    """Collect, summarise and write the cross-validation summary of one sweep folder."""
+    sweep_dir = Path(sweep_dir)
+    summary = build_summary(collect_jobs(sweep_dir), expected_grid(sweep_dir), sweep_dir)
+    write_summary(summary, sweep_dir)
+    return summary
+
+
+# --- W&B ------------------------------------------------------------------------------------------
+def log_summary_to_wandb(summary: dict[str, Any], config: DictConfig) -> str | None:
+    """A small run of job_type 'summary' in the sweep's group, holding the table and the plot."""
+    w = (config.get("logger") or {}).get("wandb")
+    if not w:
+        return None
+    import wandb
+
+    from .loggers import group_name, wandb_offline
+
+    sweep_dir = Path(config.hydra.sweep.dir)
+    run = wandb.init(project=w.project, entity=w.get("entity"), job_type="summary",
+                     group=w.get("group") or group_name(str(config.experiment), sweep_dir),
+                     name=f"{config.experiment}-cv-summary", tags=[str(config.experiment)],
+                     dir=str(sweep_dir), mode="offline" if wandb_offline(w.get("offline", True))
+                     else "online", reinit="create_new")
+    try:
+        folds = summary["folds"]
+        table = wandb.Table(columns=["configuration", *[f"fold {f}" for f in folds], "mean",
+                                     "std", "best_epoch_mean", "n_completed", "n_expected"])
+        for r in summary["rows"]:
+            table.add_data(r["configuration"], *[r["folds"][str(f)] for f in folds], r["mean"],
+                           r["std"], r["best_epoch_mean"], r["n_completed"], r["n_expected"])
+        run.log({"cv_summary": table})
+        png = sweep_dir / SUMMARY_PNG
+        if png.exists():
+            run.log({"cv_box_plot": wandb.Image(str(png))})
+        for r in summary["rows"]:
+            run.summary[f"cv/{r['configuration']}/mean"] = r["mean"]
+            run.summary[f"cv/{r['configuration']}/n_completed"] = r["n_completed"]
+        return run.id
+    finally:
+        run.finish()
+
+
+try:  # Hydra callbacks are optional at import time so the CLI never needs a Hydra run
+    from hydra.experimental.callback import Callback as _HydraCallback
+except ImportError:  # pragma: no cover
+    _HydraCallback = object  # type: ignore[assignment,misc]
+
+
+class CVSummaryCallback(_HydraCallback):
+    """Writes the cross-validation summary into the sweep folder when a multirun ends."""
+
+    def __init__(self, wandb: bool = True) -> None:
+        self.wandb = wandb
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        try:
+            summary = summarize(sweep_dir)
+        except Exception:  # a summary must never turn a finished sweep into a failure
+            log.exception("cross-validation summary of %s failed", sweep_dir)
+            return
+        log.info("cross-validation summary -> %s\n%s", sweep_dir / SUMMARY_MD,
+                 to_markdown(summary))
+        if self.wandb:
+            try:
+                log_summary_to_wandb(summary, config)
+            except Exception:
+                log.exception("logging the summary to W&B failed")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m fpam_lightning.summarize",
+                                     description=__doc__.split("\n")[0])
+    parser.add_argument("sweep_dir", type=Path, help="a multirun folder (logs/<exp>/multiruns/...)")
+    args = parser.parse_args(argv)
+    if not args.sweep_dir.is_dir():
+        print(f"error: {args.sweep_dir} is not a folder", file=sys.stderr)
+        return 2
+    if not job_dirs(args.sweep_dir):
+        print(f"error: no job folders (results.json or .hydra/) under {args.sweep_dir}",
+              file=sys.stderr)
+        return 2
+    summary = summarize(args.sweep_dir)
+    print(to_markdown(summary), end="")
+    print(f"wrote {args.sweep_dir / SUMMARY_JSON}, {SUMMARY_MD}, {SUMMARY_PNG}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""Config validation: every bad setting stops the run early with one line naming the choices."""
+
+from __future__ import annotations
+
+import pytest
+from helpers import CONF, compose_train, run_cli
+
+from fpam_lightning.config import group_options, validate
+from fpam_lightning.errors import ConfigError
+
+BAD = {
+    "esc10 fold 6": (["data=esc10", "data.fold=6"], "data.fold=6 is out of range for esc10: "
+                                                   "choose 1..5"),
+    "esc50 fold 0": (["data.fold=0"], "data.fold=0 is out of range for esc50: choose 1..5"),
+    "us8k fold 11": (["data=us8k", "data.fold=11"], "choose 1..10"),
+    "zero batch": (["data.batch_size=0"], "data.batch_size=0 must be a positive integer"),
+    "negative batch": (["data.batch_size=-8"], "data.batch_size=-8 must be a positive integer"),
+    "level 1": (["attention.levels=[1,3,4]"], "has levels [2, 3, 4, 5]"),
+    "level 6": (["attention=psa", "attention.levels=[6]"], "[6] is not among them"),
+    "timm name": (["backbone.name=resnet5"], "backbone.name='resnet5' is not a timm model"),
+    "attention name": (["attention.name=fpn"], "choose one of fpam, psa, pca, none"),
+    "optimiser": (["optim.name=sgdd"], "optim.name='sgdd': choose one of sgd, adamw"),
+    "learning rate": (["optim.lr=0"], "optim.lr=0 must be a positive number"),
+    "scheduler": (["scheduler.name=poly"], "choose one of step, cosine, none"),
+    "variant": (["model.variant=mine"], "choose one of paper, authors"),
+    "val mode": (["data.val=holdout"], "choose one of test_fold, split, none"),
+    "epochs": (["trainer.max_epochs=0"], "trainer.max_epochs=0 must be a positive integer"),
+    "resume file": (["ckpt_path=/nonexistent/x.ckpt"], "ckpt_path=/nonexistent/x.ckpt is not"),
+    "backbone file": (["backbone.checkpoint=/nonexistent/w.pt"], "is not a file"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_each_bad_setting_is_named_with_its_choices(case, tmp_path):
+    overrides, expected = BAD[case]
+    with pytest.raises(ConfigError) as err:
+        validate(compose_train(overrides, tmp_path))
+    assert expected in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_close_timm_names_are_suggested(tmp_path):
+    with pytest.raises(ConfigError, match="did you mean .*resnet50"):
+        validate(compose_train(["backbone.name=resnet05"], tmp_path))
+
+
+def test_all_problems_in_one_message(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        validate(compose_train(["data.fold=9", "data.batch_size=0", "optim.name=x"], tmp_path))
+    msg = str(err.value)
+    assert msg.count(";") >= 2 and "data.fold=9" in msg and "batch_size=0" in msg
+
+
+@pytest.mark.parametrize("data", group_options("data"))
+def test_every_data_set_validates_on_its_folds(data, tmp_path):
+    cfg = compose_train([f"data={data}"], tmp_path)
+    validate(cfg)
+
+
+@pytest.mark.parametrize("experiment", group_options("experiment"))
+def test_every_shipped_experiment_validates(experiment, tmp_path):
+    validate(compose_train([f"+experiment={experiment}"], tmp_path))
+
+
+def test_group_options_come_from_conf():
+    assert set(group_options("backbone")) == {p.stem for p in (CONF / "backbone").glob("*.yaml")}
+    assert "resnet50" in group_options("backbone")
+
+
+def test_cli_stops_before_data_with_one_line_and_exit_code_2(tmp_path):
+    data = tmp_path / "data"
+    proc = run_cli("fpam_lightning.train", "data=esc10", "data.fold=6", "data.batch_size=0",
+                   f"paths.data_dir={data}", f"hydra.run.dir={tmp_path / 'run'}", "logger=none",
+                   check=False)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1
+    assert "choose 1..5" in errors[0] and "data.batch_size=0" in errors[0]
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert not data.exists()  # nothing was downloaded or built
+
+
+def test_cli_unknown_group_option_lists_the_choices(tmp_path):
+    proc = run_cli("fpam_lightning.train", "backbone=resnet51",
+                   f"hydra.run.dir={tmp_path / 'run'}", check=False)
+    assert proc.returncode != 0
+    assert "Could not find 'backbone/resnet51'" in proc.stderr
+    for option in group_options("backbone"):
+        assert option in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -1,0 +1,108 @@
+"""evaluate: the CLI's files, the report's agreement with predictions.csv, pooling, W&B."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from analysis_run import data_overrides, trained_run
+from helpers import CONF, run_cli
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory, tiny_overrides) -> Path:
+    return trained_run(tmp_path_factory, tiny_overrides)
+
+
+def read_rows(path: Path) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_evaluate_cli_report_agrees_with_predictions(run_dir, tiny_overrides, tmp_path):
+    out = tmp_path / "eval"
+    ckpt = run_dir / "checkpoints" / "last.ckpt"
+    run_cli("fpam_lightning.evaluate", f"ckpt_path={ckpt}", *data_overrides(tiny_overrides),
+            "logger=wandb", f"hydra.run.dir={out}", env={"WANDB_MODE": "offline"})
+    for name in ("results.json", "predictions.csv", "classification_report.json",
+                 "classification_report.txt", "confusion_matrix.png", "confusion_matrix.csv",
+                 "embeddings.npz"):
+        assert (out / name).stat().st_size > 0, name
+    results = json.loads((out / "results.json").read_text())
+    rows = read_rows(out / "predictions.csv")
+    names = results["class_names"]
+    assert len(rows) == results["num_test"] == 8 and {int(r["fold"]) for r in rows} == {1}
+    probs = np.array([[float(r[f"prob_{n}"]) for n in names] for r in rows])
+    np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-4)
+    y = np.array([int(r["target"]) for r in rows])
+    p = np.array([int(r["predicted"]) for r in rows])
+    assert (p == probs.argmax(1)).all()
+    assert all(Path(r["file"]).is_file() for r in rows)
+    assert results["test_acc"] == pytest.approx((y == p).mean())
+    # The per-class report, recomputed by hand from the CSV.
+    report = json.loads((out / "classification_report.json").read_text())
+    for c, n in enumerate(names):
+        tp = int(((p == c) & (y == c)).sum())
+        assert report[n]["support"] == int((y == c).sum())
+        assert report[n]["recall"] == pytest.approx(tp / max(1, (y == c).sum()))
+        assert report[n]["precision"] == pytest.approx(tp / max(1, (p == c).sum()))
+    assert report["accuracy"] == pytest.approx(results["test_acc"])
+    cm = [[int(v) for k, v in r.items() if k != "true_class"]
+          for r in read_rows(out / "confusion_matrix.csv")]
+    assert np.trace(cm) == int((y == p).sum()) and np.sum(cm) == len(rows)
+    # ...and the same files went to the offline W&B run.
+    assert results["wandb_run_id"]
+    media = list((out / "wandb").glob("offline-run-*/files/media/images/confusion_matrix*.png"))
+    tables = list((out / "wandb").glob("offline-run-*/files/media/table/*.table.json"))
+    assert media and len(tables) >= 2
+
+
+def compose_evaluate(overrides: list[str], out: Path):
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import open_dict
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(config_name="evaluate", overrides=overrides, return_hydra_config=True)
+    with open_dict(cfg):
+        cfg.hydra.runtime.output_dir = str(out)
+        cfg.paths.output_dir = str(out)
+    HydraConfig().set_config(cfg)
+    return cfg
+
+
+def test_pooled_report_merges_folds(run_dir, tiny_overrides, tmp_path):
+    from fpam_lightning.evaluate import evaluate, pooled_report
+
+    ckpt = run_dir / "checkpoints" / "last.ckpt"
+    fold2 = tmp_path / "fold2"
+    res = evaluate(compose_evaluate([f"ckpt_path={ckpt}", *data_overrides(tiny_overrides),
+                                     "data.fold=2", "logger=none"], fold2))
+    assert res["fold"] == 2
+    # run_dir's predictions.csv comes from the OutOfFoldPredictions callback (fold 1).
+    train_res = json.loads((run_dir / "results.json").read_text())
+    fold1 = read_rows(run_dir / "predictions.csv")
+    assert np.mean([int(r["correct"]) for r in fold1]) == pytest.approx(train_res["test_acc"])
+    pooled = pooled_report([run_dir, fold2, tmp_path / "absent"], tmp_path / "pooled")
+    assert pooled["folds"] == [1, 2] and pooled["num_clips"] == 16
+    assert pooled["missing"] == [str(tmp_path / "absent")]
+    rows = read_rows(tmp_path / "pooled" / "predictions.csv")
+    assert len(rows) == 16
+    assert pooled["accuracy"] == pytest.approx(np.mean([int(r["correct"]) for r in rows]))
+    assert np.sum(pooled["confusion_matrix"]) == 16
+    assert (tmp_path / "pooled" / "confusion_matrix.png").stat().st_size > 0
+
+
+def test_evaluate_cli_bad_checkpoint_is_one_line(tmp_path, tiny_overrides):
+    bogus = tmp_path / "bogus.ckpt"
+    bogus.write_bytes(b"not a checkpoint")
+    proc = run_cli("fpam_lightning.evaluate", f"ckpt_path={bogus}",
+                   *data_overrides(tiny_overrides), "logger=none",
+                   f"hydra.run.dir={tmp_path / 'out'}", check=False)
+    assert proc.returncode == 2
+    assert "error: cannot read" in proc.stderr and "Traceback" not in proc.stderr
