@@ -45,15 +45,41 @@ TARGETS = {"lightning_over_bare": 0.95, "data_over_train": 10.0, "cached_over_fi
 
 PRESETS: dict[str, dict[str, Any]] = {
     # A few minutes on a 2-core CPU: ResNet18 + FPAM (256 channels) on 1 s clips (1 x 41 x 64).
-    "cpu": dict(backbone="resnet18", attention="fpam", channels=256, clip_seconds=1.0,
-                num_classes=10, batch_size=16, steps=8, epochs=4, eval_batch_size=32,
-                num_workers=2, device="cpu", precision="32-true", channels_last=False,
-                compile=False, rounds=1),
+    "cpu": dict(
+        backbone="resnet18",
+        attention="fpam",
+        channels=256,
+        clip_seconds=1.0,
+        num_classes=10,
+        batch_size=8,
+        steps=6,
+        epochs=3,
+        eval_batch_size=32,
+        num_workers=0,  # worker processes only compete with the two compute threads here
+        device="cpu",
+        precision="32-true",
+        channels_last=False,
+        compile=False,
+        rounds=3,
+    ),
     # The paper's shape on a GPU: ResNet50 + FPAM (1024) on 5 s clips (1 x 201 x 64), ESC-50 size.
-    "paper": dict(backbone="resnet50", attention="fpam", channels=1024, clip_seconds=5.0,
-                  num_classes=50, batch_size=32, steps=50, epochs=4, eval_batch_size=128,
-                  num_workers=8, device="cuda", precision="bf16-mixed", channels_last=True,
-                  compile=False, rounds=1),
+    "paper": dict(
+        backbone="resnet50",
+        attention="fpam",
+        channels=1024,
+        clip_seconds=5.0,
+        num_classes=50,
+        batch_size=32,
+        steps=50,
+        epochs=4,
+        eval_batch_size=128,
+        num_workers=8,
+        device="cuda",
+        precision="bf16-mixed",
+        channels_last=True,
+        compile=False,
+        rounds=1,
+    ),
 }
 
 
@@ -129,9 +155,12 @@ def lightning_parts(cfg: DictConfig, callbacks: Iterable[Callback] = (), **train
     module = build_module(cfg, dm)
     out = Path(cfg.paths.output_dir)
     trainer: Trainer = instantiate(
-        cfg.trainer, logger=False, default_root_dir=str(out),
+        cfg.trainer,
+        logger=False,
+        default_root_dir=str(out),
         callbacks=[*build_callbacks(cfg, out, False), *callbacks],
-        plugins=[SafeCheckpointIO()], **trainer_kw,
+        plugins=[SafeCheckpointIO()],
+        **trainer_kw,
     )
     return trainer, module, dm
 
@@ -169,8 +198,9 @@ class EvalClock(Callback):
         self.sync()
         self._t, self._n = time.perf_counter(), 0
 
-    def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx,
-                                dataloader_idx=0):
+    def on_validation_batch_end(
+        self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0
+    ):
         self._n += int(batch[0].shape[0])
 
     def on_validation_epoch_end(self, trainer, pl_module):
@@ -205,8 +235,16 @@ def autocast_for(precision: str, device: torch.device):
 class BareLoop:
     """Plain PyTorch: our network, SGD, in-memory tensors on the device; no framework at all."""
 
-    def __init__(self, module, waves: torch.Tensor, targets: torch.Tensor, device, precision,
-                 channels_last: bool, sync):
+    def __init__(
+        self,
+        module,
+        waves: torch.Tensor,
+        targets: torch.Tensor,
+        device,
+        precision,
+        channels_last: bool,
+        sync,
+    ):
         self.net = module.net.to(device)
         self.classify = module._classify  # compiled when the module compiles it
         self.opt = torch.optim.SGD(self.net.parameters(), **_sgd_args(module.optim_cfg))
@@ -234,7 +272,7 @@ class BareLoop:
         t = time.perf_counter()
         perm = torch.randperm(len(self.waves), device=self.device)
         for b in range(steps):
-            idx = perm[b * batch_size:(b + 1) * batch_size]
+            idx = perm[b * batch_size : (b + 1) * batch_size]
             self.step(self.waves[idx], self.targets[idx])
         self.sync()
         return steps * batch_size / (time.perf_counter() - t)
@@ -246,7 +284,7 @@ class BareLoop:
         t = time.perf_counter()
         for b in range(0, len(waves), batch_size):
             with autocast_for(self.precision, self.device):
-                self.classify(self.spec(waves[b:b + batch_size])).logits.argmax(-1)
+                self.classify(self.spec(waves[b : b + batch_size])).logits.argmax(-1)
         self.sync()
         return len(waves) / (time.perf_counter() - t)
 
@@ -266,8 +304,12 @@ def _sgd_args(cfg: dict) -> dict:
     cfg = dict(cfg)
     if cfg.pop("name", "sgd") != "sgd":
         raise ValueError("the bench times the paper's SGD: use optim=sgd")
-    return dict(lr=cfg.get("lr", 0.01), momentum=cfg.get("momentum", 0.9),
-                weight_decay=cfg.get("weight_decay", 0.0), nesterov=bool(cfg.get("nesterov")))
+    return dict(
+        lr=cfg.get("lr", 0.01),
+        momentum=cfg.get("momentum", 0.9),
+        weight_decay=cfg.get("weight_decay", 0.0),
+        nesterov=bool(cfg.get("nesterov")),
+    )
 
 
 # --- the run ---------------------------------------------------------------------------------
@@ -288,17 +330,28 @@ def settings_from(args: argparse.Namespace) -> dict[str, Any]:
 
 def overrides_for(s: dict[str, Any], root: Path, cache: Path, out: Path, on_device: bool):
     return [
-        "data=esc50", f"data.root={root}", "data.download=false", f"data.cache_dir={cache}",
-        f"data.num_classes={s['num_classes']}", f"data.clip_seconds={s['clip_seconds']}",
-        f"data.batch_size={s['batch_size']}", f"data.eval_batch_size={s['eval_batch_size']}",
-        f"data.num_workers={s['num_workers']}", f"data.on_device={str(on_device).lower()}",
-        f"backbone={s['backbone']}", f"attention={s['attention']}",
-        f"attention.channels={s['channels']}", "mixup=off", "logger=none",
+        "data=esc50",
+        f"data.root={root}",
+        "data.download=false",
+        f"data.cache_dir={cache}",
+        f"data.num_classes={s['num_classes']}",
+        f"data.clip_seconds={s['clip_seconds']}",
+        f"data.batch_size={s['batch_size']}",
+        f"data.eval_batch_size={s['eval_batch_size']}",
+        f"data.num_workers={s['num_workers']}",
+        f"data.on_device={str(on_device).lower()}",
+        f"backbone={s['backbone']}",
+        f"attention={s['attention']}",
+        f"attention.channels={s['channels']}",
+        "mixup=off",
+        "logger=none",
         f"trainer={'gpu' if s['device'] == 'cuda' else 'cpu'}",
-        f"trainer.precision={s['precision']}", f"trainer.max_epochs={s['epochs']}",
+        f"trainer.precision={s['precision']}",
+        f"trainer.max_epochs={s['epochs']}",
         f"+trainer.limit_train_batches={s['steps']}",
         f"channels_last={str(s['channels_last']).lower()}",
-        f"compile={str(s['compile']).lower()}", f"paths.output_dir={out}",
+        f"compile={str(s['compile']).lower()}",
+        f"paths.output_dir={out}",
     ]
 
 
@@ -309,9 +362,15 @@ def hardware(device: torch.device) -> dict[str, Any]:
         cpu = m.group(1) if m else cpu
     except OSError:
         pass
-    info = {"cpu": cpu, "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "platform": platform.platform(), "python": platform.python_version(),
-            "torch": torch.__version__, "load_average_1_5_15": list(os.getloadavg())}
+    info = {
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "load_average_1_5_15": list(os.getloadavg()),
+    }
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
     return info
@@ -320,10 +379,16 @@ def hardware(device: torch.device) -> dict[str, Any]:
 def commit() -> str:
     repo = Path(__file__).resolve().parents[1]
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repo, text=True,
-                              capture_output=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=repo, text=True,
-                               capture_output=True, check=True).stdout.strip()
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=repo,
+            text=True,
+            capture_output=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain"], cwd=repo, text=True, capture_output=True, check=True
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return head + (" with uncommitted work" if dirty else "")
@@ -345,11 +410,17 @@ def run(s: dict[str, Any], work: Path, log: Callable[[str], None] = print) -> di
     torch.backends.cudnn.benchmark = device.type == "cuda"
 
     root = work / "synthetic-esc50"
-    log(f"writing {5 * s['num_classes'] * s['clips_per_class_per_fold']} synthetic WAVs "
-        f"(44.1 kHz, {s['clip_seconds']} s) under {root}")
-    synthesize_esc50(root, num_classes=s["num_classes"],
-                     clips_per_class_per_fold=s["clips_per_class_per_fold"],
-                     seconds=s["clip_seconds"], sample_rate=44100)
+    log(
+        f"writing {5 * s['num_classes'] * s['clips_per_class_per_fold']} synthetic WAVs "
+        f"(44.1 kHz, {s['clip_seconds']} s) under {root}"
+    )
+    synthesize_esc50(
+        root,
+        num_classes=s["num_classes"],
+        clips_per_class_per_fold=s["clips_per_class_per_fold"],
+        seconds=s["clip_seconds"],
+        sample_rate=44100,
+    )
 
     def cfg_for(on_device: bool, tag: str) -> DictConfig:
         return compose(overrides_for(s, root, work / "cache", work / tag, on_device))
@@ -370,8 +441,10 @@ def run(s: dict[str, Any], work: Path, log: Callable[[str], None] = print) -> di
     mem.reset()
     cached = time_loader(dm._loader("all", shuffle=False), device, sync)
     phases["cached_epoch"] = {"clips_per_s": _best(cached), **mem.read()}
-    log(f"first pass {phases['first_pass']['clips_per_s']:.1f} clips/s, "
-        f"cached epoch {phases['cached_epoch']['clips_per_s']:.1f} clips/s")
+    log(
+        f"first pass {phases['first_pass']['clips_per_s']:.1f} clips/s, "
+        f"cached epoch {phases['cached_epoch']['clips_per_s']:.1f} clips/s"
+    )
 
     # (a) the data path alone: one training epoch of batches, host (memmap) and on-device.
     mem.reset()
@@ -386,8 +459,10 @@ def run(s: dict[str, Any], work: Path, log: Callable[[str], None] = print) -> di
     targets = torch.as_tensor(dm.table.targets[train_idx]).to(device)
     test_waves = torch.from_numpy(np.asarray(dm.waves[dm.indices["test"]])).to(device)
     del dm
-    log(f"data path: host {phases['data_host']['samples_per_s']:.0f} samples/s, "
-        f"on-device {phases['data_on_device']['samples_per_s']:.0f} samples/s")
+    log(
+        f"data path: host {phases['data_host']['samples_per_s']:.0f} samples/s, "
+        f"on-device {phases['data_on_device']['samples_per_s']:.0f} samples/s"
+    )
 
     # (b) bare loop and (c) Lightning fit, alternating `rounds` times; the best epoch of each.
     bare_rates, fit_rates, host_fit_rates = [], [], []
@@ -397,8 +472,15 @@ def run(s: dict[str, Any], work: Path, log: Callable[[str], None] = print) -> di
         from .train import build_module
 
         cfg = cfg_for(True, f"fit{r}")
-        bare = BareLoop(build_module(cfg, build_datamodule(cfg)), waves, targets, device,
-                        s["precision"], s["channels_last"], sync)
+        bare = BareLoop(
+            build_module(cfg, build_datamodule(cfg)),
+            waves,
+            targets,
+            device,
+            s["precision"],
+            s["channels_last"],
+            sync,
+        )
         mem.reset()
         rates = [bare.epoch(s["batch_size"], s["steps"]) for _ in range(s["epochs"])]
         bare_rates += rates[1:]
@@ -409,14 +491,17 @@ def run(s: dict[str, Any], work: Path, log: Callable[[str], None] = print) -> di
             eval_bare = [bare.evaluate(test_waves, s["eval_batch_size"]) for _ in range(3)]
         del bare
 
-        for tag, on_device, sink in (("lightning", True, fit_rates),
-                                     ("lightning_host", False, host_fit_rates)):
+        for tag, on_device, sink in (
+            ("lightning", True, fit_rates),
+            ("lightning_host", False, host_fit_rates),
+        ):
             if tag == "lightning_host" and r > 0:
                 continue
             torch.manual_seed(0)
             clock = EpochClock(sync)
-            trainer, module, dm = lightning_parts(cfg_for(on_device, f"{tag}{r}"), [clock],
-                                                  check_val_every_n_epoch=10**6)
+            trainer, module, dm = lightning_parts(
+                cfg_for(on_device, f"{tag}{r}"), [clock], check_val_every_n_epoch=10**6
+            )
             mem.reset()
             trainer.fit(module, datamodule=dm)
             rates = clock.rates()
@@ -437,42 +522,59 @@ def run(s: dict[str, Any], work: Path, log: Callable[[str], None] = print) -> di
 
     phases["bare"] = {"samples_per_s": _best(bare_rates), "epochs": bare_rates, **bare_mem}
     phases["lightning"] = {"samples_per_s": _best(fit_rates), "epochs": fit_rates, **fit_mem}
-    phases["lightning_host"] = {"samples_per_s": _best(host_fit_rates),
-                                "epochs": host_fit_rates, **host_mem}
+    phases["lightning_host"] = {
+        "samples_per_s": _best(host_fit_rates),
+        "epochs": host_fit_rates,
+        **host_mem,
+    }
     phases["eval_bare"] = {"samples_per_s": _best(eval_bare)}
 
     fit = phases["lightning"]["samples_per_s"]
     ratios = {
         "lightning_over_bare": fit / phases["bare"]["samples_per_s"],
-        "lightning_host_over_bare": (phases["lightning_host"]["samples_per_s"]
-                                     / phases["bare"]["samples_per_s"]),
+        "lightning_host_over_bare": (
+            phases["lightning_host"]["samples_per_s"] / phases["bare"]["samples_per_s"]
+        ),
         "data_host_over_train": phases["data_host"]["samples_per_s"] / fit,
         "data_on_device_over_train": phases["data_on_device"]["samples_per_s"] / fit,
-        "cached_over_first": (phases["cached_epoch"]["clips_per_s"]
-                              / phases["first_pass"]["clips_per_s"]),
-        "eval_lightning_over_bare": (phases["eval_lightning"]["samples_per_s"]
-                                     / phases["eval_bare"]["samples_per_s"]),
+        "cached_over_first": (
+            phases["cached_epoch"]["clips_per_s"] / phases["first_pass"]["clips_per_s"]
+        ),
+        "eval_lightning_over_bare": (
+            phases["eval_lightning"]["samples_per_s"] / phases["eval_bare"]["samples_per_s"]
+        ),
     }
-    compute = {"train_flops_per_sample": flops,
-               "achieved_tflops_bare": flops * phases["bare"]["samples_per_s"] / 1e12,
-               "achieved_tflops_lightning": flops * fit / 1e12}
+    compute = {
+        "train_flops_per_sample": flops,
+        "achieved_tflops_bare": flops * phases["bare"]["samples_per_s"] / 1e12,
+        "achieved_tflops_lightning": flops * fit / 1e12,
+    }
     if device.type == "cuda":
         peak = gpu_peak(torch.cuda.get_device_name(device))
         if peak:
-            compute["peak_spec"] = {"name": f"{peak[0]} bf16 dense (data sheet)",
-                                    "tflops": peak[1] / 1e12}
+            compute["peak_spec"] = {
+                "name": f"{peak[0]} bf16 dense (data sheet)",
+                "tflops": peak[1] / 1e12,
+            }
             compute["fraction_of_peak_lightning"] = flops * fit / peak[1]
     met = {
-        "lightning_over_bare": bool(ratios["lightning_over_bare"]
-                                    >= TARGETS["lightning_over_bare"]),
-        "data_over_train": bool(min(ratios["data_host_over_train"],
-                                    ratios["data_on_device_over_train"])
-                                >= TARGETS["data_over_train"]),
+        "lightning_over_bare": bool(
+            ratios["lightning_over_bare"] >= TARGETS["lightning_over_bare"]
+        ),
+        "data_over_train": bool(
+            min(ratios["data_host_over_train"], ratios["data_on_device_over_train"])
+            >= TARGETS["data_over_train"]
+        ),
         "cached_over_first": bool(ratios["cached_over_first"] >= TARGETS["cached_over_first"]),
     }
     ratios = {k: float(v) for k, v in ratios.items()}
-    return {"phases": phases, "ratios": ratios, "compute": compute, "targets": TARGETS,
-            "targets_met": met}
+    return {
+        "phases": phases,
+        "ratios": ratios,
+        "compute": compute,
+        "targets": TARGETS,
+        "targets_met": met,
+    }
 
 
 ROWS = [
@@ -495,8 +597,10 @@ def markdown(report: dict[str, Any]) -> str:
     lines = [head, "|---|---:|---:|" + ("---:|" if gpu else "")]
     for key, label, unit in ROWS:
         v = p[key]
-        row = (f"| {label} | {v[unit]:.2f} {unit.replace('_per_s', '/s')} | "
-               f"{v.get('peak_rss_mb', '')} |")
+        row = (
+            f"| {label} | {v[unit]:.2f} {unit.replace('_per_s', '/s')} | "
+            f"{v.get('peak_rss_mb', '')} |"
+        )
         lines.append(row + (f" {v.get('peak_gpu_mb', '')} |" if gpu else ""))
     lines += ["", "| ratio | value | target | met |", "|---|---:|---:|---|"]
     t, met = report["targets"], report["targets_met"]
@@ -518,16 +622,25 @@ def markdown(report: dict[str, Any]) -> str:
         f" TFLOP/s bare, {c['achieved_tflops_lightning']:.4f} TFLOP/s Lightning.",
     ]
     if "peak_spec" in c:
-        lines.append(f"Peak: {c['peak_spec']['tflops']:.1f} TFLOP/s ({c['peak_spec']['name']}); "
-                     f"Lightning reaches {100 * c['fraction_of_peak_lightning']:.1f}% of it.")
+        lines.append(
+            f"Peak: {c['peak_spec']['tflops']:.1f} TFLOP/s ({c['peak_spec']['name']}); "
+            f"Lightning reaches {100 * c['fraction_of_peak_lightning']:.1f}% of it."
+        )
     return "\n".join(lines) + "\n"
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(prog="python -m fpam_lightning.bench", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--preset", choices=sorted(PRESETS), default="cpu",
-                    help="cpu: reduced, a few minutes on a CPU; paper: the paper's shape on a GPU")
+    ap = argparse.ArgumentParser(
+        prog="python -m fpam_lightning.bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ap.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        default="cpu",
+        help="cpu: reduced, a few minutes on a CPU; paper: the paper's shape on a GPU",
+    )
     ap.add_argument("--device", choices=["auto", "cpu", "cuda"])
     ap.add_argument("--backbone")
     ap.add_argument("--attention", choices=["fpam", "psa", "pca", "none"])
@@ -543,10 +656,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--precision", choices=["32-true", "bf16-mixed"])
     ap.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None)
     ap.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None)
-    ap.add_argument("--work-dir", help="where the synthetic WAVs and cache go (default: a temp "
-                    "folder, removed afterwards)")
-    ap.add_argument("--out", default=None,
-                    help="output path without suffix (default experiments/results/bench_<device>)")
+    ap.add_argument(
+        "--work-dir",
+        help="where the synthetic WAVs and cache go (default: a temp folder, removed afterwards)",
+    )
+    ap.add_argument(
+        "--out",
+        default=None,
+        help="output path without suffix (default experiments/results/bench_<device>)",
+    )
     return ap.parse_args(argv)
 
 
@@ -566,8 +684,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             shutil.rmtree(tmp, ignore_errors=True)
     device = torch.device(s["device"])
     report = {
-        "command": "python -m fpam_lightning.bench " + " ".join(argv if argv is not None
-                                                                 else sys.argv[1:]),
+        "command": "python -m fpam_lightning.bench "
+        + " ".join(argv if argv is not None else sys.argv[1:]),
         "commit": commit(),
         "hardware": hw,
         "date_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(started)),
@@ -580,10 +698,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
     table = markdown(report)
-    header = (f"# Benchmark ({report['date_utc']} UTC)\n\n"
-              f"- hardware: {json.dumps(report['hardware'])}\n"
-              f"- command: `{report['command']}`\n- commit: {report['commit']}\n"
-              f"- settings: {json.dumps(s)}\n- wall time: {report['duration_s']} s\n\n")
+    header = (
+        f"# Benchmark ({report['date_utc']} UTC)\n\n"
+        f"- hardware: {json.dumps(report['hardware'])}\n"
+        f"- command: `{report['command']}`\n- commit: {report['commit']}\n"
+        f"- settings: {json.dumps(s)}\n- wall time: {report['duration_s']} s\n\n"
+    )
     out.with_suffix(".md").write_text(header + table)
     print(table)
     print(f"[bench] wrote {out.with_suffix('.json')} and {out.with_suffix('.md')}")

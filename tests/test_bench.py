@@ -13,9 +13,30 @@ from lightning.pytorch import Callback
 from fpam_lightning import bench
 from fpam_lightning.bench import lightning_parts
 
-TINY_BENCH = ["--backbone", "tutorial_cnn", "--attention", "none", "--clip-seconds", "0.5",
-              "--num-classes", "2", "--batch-size", "4", "--steps", "2", "--epochs", "2",
-              "--eval-batch-size", "8", "--num-workers", "0", "--device", "cpu"]
+TINY_BENCH = [
+    "--backbone",
+    "tutorial_cnn",
+    "--attention",
+    "none",
+    "--clip-seconds",
+    "0.5",
+    "--num-classes",
+    "2",
+    "--batch-size",
+    "4",
+    "--steps",
+    "2",
+    "--epochs",
+    "2",
+    "--eval-batch-size",
+    "8",
+    "--num-workers",
+    "0",
+    "--device",
+    "cpu",
+    "--rounds",
+    "1",
+]
 
 
 def test_bench_measures_every_path_and_writes_json_and_markdown(tmp_path, capsys):
@@ -24,19 +45,27 @@ def test_bench_measures_every_path_and_writes_json_and_markdown(tmp_path, capsys
     on_disk = json.loads(out.with_suffix(".json").read_text())
     assert on_disk == json.loads(json.dumps(report))
     p, r = on_disk["phases"], on_disk["ratios"]
-    for key, unit in [("first_pass", "clips_per_s"), ("cached_epoch", "clips_per_s"),
-                      ("data_host", "samples_per_s"), ("data_on_device", "samples_per_s"),
-                      ("bare", "samples_per_s"), ("lightning", "samples_per_s"),
-                      ("lightning_host", "samples_per_s"), ("eval_bare", "samples_per_s"),
-                      ("eval_lightning", "samples_per_s")]:
+    for key, unit in [
+        ("first_pass", "clips_per_s"),
+        ("cached_epoch", "clips_per_s"),
+        ("data_host", "samples_per_s"),
+        ("data_on_device", "samples_per_s"),
+        ("bare", "samples_per_s"),
+        ("lightning", "samples_per_s"),
+        ("lightning_host", "samples_per_s"),
+        ("eval_bare", "samples_per_s"),
+        ("eval_lightning", "samples_per_s"),
+    ]:
         assert math.isfinite(p[key][unit]) and p[key][unit] > 0, key
     # One warm-up epoch is left out of two: one timed epoch per fit.
     assert len(p["bare"]["epochs"]) == len(p["lightning"]["epochs"]) == 1
     assert p["lightning"]["peak_rss_mb"] > 0
     assert r["lightning_over_bare"] == pytest.approx(
-        p["lightning"]["samples_per_s"] / p["bare"]["samples_per_s"])
+        p["lightning"]["samples_per_s"] / p["bare"]["samples_per_s"]
+    )
     assert r["cached_over_first"] == pytest.approx(
-        p["cached_epoch"]["clips_per_s"] / p["first_pass"]["clips_per_s"])
+        p["cached_epoch"]["clips_per_s"] / p["first_pass"]["clips_per_s"]
+    )
     assert on_disk["targets_met"]["cached_over_first"] == (r["cached_over_first"] >= 20)
     assert on_disk["compute"]["train_flops_per_sample"] > 0
     assert on_disk["settings"]["backbone"] == "tutorial_cnn" and on_disk["commit"]
@@ -65,8 +94,11 @@ class Probe(Callback):
         self.layouts, self.dtypes, self.losses, self.eval_sizes = [], [], [], []
 
     def on_fit_start(self, trainer, pl_module):
-        conv = next(m for m in pl_module.net.backbone.modules()  # 1 channel: either layout
-                    if isinstance(m, torch.nn.Conv2d) and m.in_channels > 1)
+        conv = next(
+            m
+            for m in pl_module.net.backbone.modules()  # 1 channel: either layout
+            if isinstance(m, torch.nn.Conv2d) and m.in_channels > 1
+        )
 
         def hook(mod, args, out):
             self.layouts.append(args[0].is_contiguous(memory_format=torch.channels_last))
@@ -104,20 +136,24 @@ def keep_cudnn_flag():
 
 @pytest.mark.parametrize("option", ["channels_last", "bf16", "eval_batch", "cudnn_benchmark"])
 def test_fast_path_option_runs_on_cpu(option, tiny_overrides, tmp_path, keep_cudnn_flag):
-    extra = {"channels_last": ["channels_last=true"],
-             "bf16": ["trainer.precision=bf16-mixed"],
-             "eval_batch": ["data.eval_batch_size=8"],
-             "cudnn_benchmark": ["trainer.benchmark=true"]}[option]
+    extra = {
+        "channels_last": ["channels_last=true"],
+        "bf16": ["trainer.precision=bf16-mixed"],
+        "eval_batch": ["data.eval_batch_size=8"],
+        "cudnn_benchmark": ["trainer.benchmark=true"],
+    }[option]
     probe, module = _fit([*tiny_overrides, *FAST, *extra], tmp_path)
-    conv_weight = next(m.weight for m in module.net.backbone.modules()
-                       if isinstance(m, torch.nn.Conv2d) and m.in_channels > 1)
+    conv_weight = next(
+        m.weight
+        for m in module.net.backbone.modules()
+        if isinstance(m, torch.nn.Conv2d) and m.in_channels > 1
+    )
     if option == "channels_last":
         assert all(probe.layouts)
         assert conv_weight.is_contiguous(memory_format=torch.channels_last)
     else:
         assert not any(probe.layouts)
-    assert all(d == (torch.bfloat16 if option == "bf16" else torch.float32)
-               for d in probe.dtypes)
+    assert all(d == (torch.bfloat16 if option == "bf16" else torch.float32) for d in probe.dtypes)
     assert probe.eval_sizes[0] == (8 if option == "eval_batch" else 4)
     if option == "cudnn_benchmark":
         assert torch.backends.cudnn.benchmark is True

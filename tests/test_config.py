@@ -80,6 +80,7 @@ def test_cli_stops_before_data_with_one_line_and_exit_code_2(tmp_path):
     assert not data.exists()  # nothing was downloaded or built
 
 
+@pytest.mark.slow
 def test_cli_unknown_group_option_lists_the_choices(tmp_path):
     proc = run_cli("fpam_lightning.train", "backbone=resnet51",
                    f"hydra.run.dir={tmp_path / 'run'}", check=False)

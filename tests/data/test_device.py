@@ -50,30 +50,35 @@ def test_tiny_fit_trains_from_the_device_tensor(tiny_overrides, tmp_path):
 @pytest.mark.slow
 def test_on_device_fit_sees_the_loader_batches(tiny_overrides, tmp_path):
     # Two epochs: the per-epoch reseeding must shuffle both paths the same way each epoch.
-    common = [*tiny_overrides, "trainer.max_epochs=2", "data.batch_size=4",
-              "data.cache_seconds=0.75"]  # longer cache: the random crop draws from the RNG too
-    host, host_module, host_dm, host_test = _fit([*common, "data.on_device=false"],
-                                                 tmp_path / "host")
+    common = [
+        *tiny_overrides,
+        "trainer.max_epochs=2",
+        "data.batch_size=4",
+        "data.cache_seconds=0.75",
+    ]  # longer cache: the random crop draws from the RNG too
+    host, host_module, host_dm, host_test = _fit(
+        [*common, "data.on_device=false"], tmp_path / "host"
+    )
     dev, dev_module, dev_dm, dev_test = _fit([*common, "data.on_device=true"], tmp_path / "dev")
     assert isinstance(host_dm.train_dataloader().dataset, WaveformDataset)
     assert isinstance(dev_dm.train_dataloader().dataset, DeviceWaveforms)
     assert len(host) == len(dev) == 2 * (len(host_dm.indices["train"]) // 4)
     order = [b[2].tolist() for b in host]
     assert order[0] != sorted(order[0]) or order[1] != sorted(order[1])  # it did shuffle
-    assert order[: len(order) // 2] != order[len(order) // 2:]  # epochs differ
+    assert order[: len(order) // 2] != order[len(order) // 2 :]  # epochs differ
     for (hw, hy, hi), (dw, dy, di) in zip(host, dev, strict=True):
         assert torch.equal(hi, di) and torch.equal(hy, dy) and torch.equal(hw, dw)
         assert dy.dtype == hy.dtype == torch.int64
     # Same batches, same augmentation draws: the two runs trained the same weights.
-    for (name, a), (_, b) in zip(host_module.state_dict().items(),
-                                 dev_module.state_dict().items(), strict=True):
+    for (name, a), (_, b) in zip(
+        host_module.state_dict().items(), dev_module.state_dict().items(), strict=True
+    ):
         assert torch.allclose(a.float(), b.float(), atol=1e-5), name
     assert dev_test["test/acc"] == pytest.approx(host_test["test/acc"])
 
 
 def test_loader_level_batches_match_for_train_and_eval(tiny_overrides, tmp_path):
-    cfg = compose_train([*tiny_overrides, "data.batch_size=4", "data.eval_batch_size=3"],
-                        tmp_path)
+    cfg = compose_train([*tiny_overrides, "data.batch_size=4", "data.eval_batch_size=3"], tmp_path)
     dm = build_datamodule(cfg)
     dm.prepare_data()
     dm.setup("fit")
