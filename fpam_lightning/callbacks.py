@@ -1,4 +1,4 @@
-"""Lightning callbacks for training: checkpoints of the last epoch and learning-rate logging."""
+"""The Lightning callbacks every run gets: last-epoch checkpoints, preemption, NaN guard, LR log."""
 
 from __future__ import annotations
 
@@ -30,8 +30,7 @@ def build_callbacks(cfg: DictConfig, output_dir: Path, has_logger: bool) -> list
         callbacks.append(InjectNaN(int(nan_at_step)))
     if has_logger:
         callbacks.append(LearningRateMonitor(logging_interval="epoch"))
-    for name, spec in (ccfg.get("extra") or {}).items():
+    for spec in (ccfg.get("extra") or {}).values():
         if spec is not None and "_target_" in spec:
             callbacks.append(instantiate(spec))
-        del name
     return callbacks

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import logging
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from .checkpoint import CheckpointError, LoadedCheckpoint, load_checkpoint
-from .errors import FpamError
+from .errors import FpamError, exit_on_user_error
 from .io import atomic_path, write_json_atomic, write_text_atomic
 from .results import write_results
 
@@ -262,15 +261,11 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="evaluate")
 def main(cfg: DictConfig) -> float:
-    try:
+    with exit_on_user_error():
         if cfg.get("ckpt_path") in (None, "", "null"):
             raise FpamError("give the checkpoint to evaluate: ckpt_path=RUN/checkpoints/last.ckpt")
         OmegaConf.resolve(cfg)
         return evaluate(cfg)["test_acc"]
-    except FpamError as e:
-        log.error("%s", e)
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from .errors import FpamError  # noqa: E402
 
@@ -137,7 +138,7 @@ def attention_figure(items: Sequence[dict], sample_rate: int, hop_length: int,
         for j, m in enumerate(it["maps"]):
             ax = axes[r, 1 + j]
             im = ax.imshow(np.asarray(m).T, origin="lower", aspect="auto", extent=extent,
-                           cmap="jet", vmin=0, vmax=1)
+                           cmap="jet")  # own range: maps of an early model sit near 1
             ax.set_title(f"spatial attention, Res-{levels[j]}" if j < len(levels) else "",
                          fontsize=9)
             fig.colorbar(im, ax=ax, pad=0.02).ax.tick_params(labelsize=7)
@@ -181,6 +182,7 @@ def curves_figure(metrics: dict[str, dict[int, float]], title: str = "") -> Figu
             ax.plot([e + 1 for e in ep], [series[e] for e in ep], marker="o", ms=3,
                     label=LABELS[key])
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no "epoch 1.5" ticks
         ax.set_ylabel(what)
         ax.grid(alpha=0.3)
         ax.legend()
@@ -202,7 +204,8 @@ def box_figure(groups: dict[str, list[float]], title: str = "") -> Figure:
         ax.scatter(np.full(len(vals), i) + np.linspace(-0.08, 0.08, len(vals)), vals, s=16,
                    zorder=3, color="tab:red")
     ax.set_xticks(range(1, len(names) + 1),
-                  [f"{n}\n({len(groups[n])} folds)" for n in names], fontsize=8)
+                  [f"{n}\n({len(groups[n])} fold{'s' if len(groups[n]) != 1 else ''})"
+                   for n in names], fontsize=8)
     ax.set_ylabel("test accuracy (last epoch)")
     ax.grid(axis="y", alpha=0.3)
     if title:
@@ -251,7 +254,8 @@ def collect_fold_accuracies(paths: Sequence[str | Path]) -> dict[str, list[float
                     and res.get("fold") is not None:
                 groups[config_label(res)].append(float(res["test_acc"]))
     if not groups:
-        raise FpamError(f"no completed results.json with test_acc under {', '.join(map(str, paths))}")
+        where = ", ".join(map(str, paths))
+        raise FpamError(f"no completed results.json with test_acc under {where}")
     return dict(groups)
 
 
@@ -366,7 +370,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("ckpt", help="a checkpoint written by fpam_lightning.train")
     a.add_argument("wavs", nargs="*", help="audio files to draw")
     a.add_argument("--predictions", help="predictions.csv from evaluate: clips to draw")
-    a.add_argument("--per-class", action="store_true", help="one clip per class (the paper's Fig. 5)")
+    a.add_argument("--per-class", action="store_true",
+                   help="one clip per class (the paper's Fig. 5)")
     a.add_argument("--max-clips", type=int, default=10)
     a.add_argument("--out", default="attention.png")
     a.set_defaults(run=_attention)

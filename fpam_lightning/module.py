@@ -17,7 +17,7 @@ import torchaudio
 from lightning.pytorch import LightningModule, seed_everything
 from timm.data import Mixup
 from timm.loss import SoftTargetCrossEntropy
-from torchmetrics import MaxMetric, MeanMetric
+from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
 from .models import build_classifier
@@ -75,10 +75,11 @@ class AudioClassificationModule(LightningModule):
         self.val_acc = MulticlassAccuracy(**metric)
         self.test_acc = MulticlassAccuracy(**metric)
         self.train_loss, self.val_loss, self.test_loss = MeanMetric(), MeanMetric(), MeanMetric()
-        self.val_acc_best = MaxMetric()
-        self.best_val_epoch = -1
+        # The best epoch on the validation set (the held-out fold with data.val=test_fold): shown
+        # beside the headline, never used to pick weights. Saved in checkpoints for resumes.
+        self.best_val_acc, self.best_val_epoch = -1.0, -1
 
-    # --- data on the device ---------------------------------------------------------------------
+    # --- data on the device ------------------------------------------------------------
     def crop(self, wave: torch.Tensor, train: bool) -> torch.Tensor:
         """Random crop in training, centre crop in evaluation, to `clip_samples`."""
         n, L = wave.shape[-1], self.clip_samples
@@ -132,7 +133,7 @@ class AudioClassificationModule(LightningModule):
             "per-mel statistics from %d training clips (%d frames)",
             len(dm.indices["train"]), n)
 
-    # --- steps -------------------------------------------------------------------------------------
+    # --- steps ---------------------------------------------------------------------------
     def on_train_epoch_start(self) -> None:
         seed_everything(epoch_seed(self.hparams.seed, self.current_epoch), workers=True,
                         verbose=False)
@@ -171,10 +172,9 @@ class AudioClassificationModule(LightningModule):
         if self.trainer.sanity_checking:
             return
         acc = self.val_acc.compute()
-        if acc > self.val_acc_best.compute():
-            self.best_val_epoch = self.current_epoch
-        self.val_acc_best(acc)
-        self.log("val/acc_best", self.val_acc_best.compute(), sync_dist=False)
+        if acc > self.best_val_acc:
+            self.best_val_acc, self.best_val_epoch = float(acc), self.current_epoch
+        self.log("val/acc_best", self.best_val_acc, sync_dist=False)
 
     def test_step(self, batch, batch_idx: int):
         self._eval_step(batch, self.test_acc, self.test_loss, "test")
@@ -184,7 +184,7 @@ class AudioClassificationModule(LightningModule):
         logits = self._classify(self._spec(self.crop(wave, train=False))).logits
         return {"probs": logits.softmax(-1), "index": batch[2] if len(batch) > 2 else None}
 
-    # --- optimisation ----------------------------------------------------------------------------
+    # --- optimisation ----------------------------------------------------------------
     def configure_optimizers(self) -> dict[str, Any]:
         cfg = dict(self.optim_cfg)
         name = cfg.pop("name", "sgd")
@@ -204,10 +204,11 @@ class AudioClassificationModule(LightningModule):
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["best_val_epoch"] = self.best_val_epoch
+        checkpoint["best_val"] = {"acc": self.best_val_acc, "epoch": self.best_val_epoch}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self.best_val_epoch = checkpoint.get("best_val_epoch", -1)
+        best = checkpoint.get("best_val", {})
+        self.best_val_acc, self.best_val_epoch = best.get("acc", -1.0), best.get("epoch", -1)
 
 
 def build_scheduler(opt: torch.optim.Optimizer, cfg: dict, max_epochs: int):

@@ -160,19 +160,32 @@ def write_windows_csv(path: str, preds: list[FilePrediction], names: list[str]) 
                             **{f"prob_{n}": f"{q:.6f}" for n, q in zip(names, probs, strict=True)}})
 
 
+def number(settings: dict[str, str | None], key: str, kind: type = int):
+    """A numeric setting, or a one-line error naming it (not a ValueError traceback)."""
+    try:
+        return kind(settings[key])
+    except (TypeError, ValueError):
+        what = "an integer" if kind is int else "a number"
+        raise FpamError(f"{key}={settings[key]!r} is not {what}") from None
+
+
 def run(argv: Sequence[str]) -> int:
     settings, paths = parse_args(argv)
     from .evaluate import pick_device
 
+    top, batch_size = number(settings, "top_k"), number(settings, "batch_size")
+    if batch_size < 1:
+        raise FpamError(f"batch_size={batch_size} must be at least 1")
+    hop_s = number(settings, "hop", float) if settings["hop"] else None
     loaded = load_checkpoint(settings["ckpt_path"], pick_device(settings["device"]))
-    k = max(1, min(int(settings["top_k"]), len(loaded.class_names)))
-    hop_s = float(settings["hop"]) if settings["hop"] else loaded.clip_seconds / 2
+    k = max(1, min(top, len(loaded.class_names)))
+    hop_s = hop_s if hop_s is not None else loaded.clip_seconds / 2
     if hop_s <= 0:
         raise FpamError(f"hop={hop_s} must be positive (seconds)")
     hop = int(round(hop_s * loaded.sample_rate))
     preds = []
     for path in expand(paths):
-        p = predict_file(loaded, path, hop, int(settings["batch_size"]))
+        p = predict_file(loaded, path, hop, batch_size)
         preds.append(p)
         if p.error:
             print(f"{path}: error: {p.error}", file=sys.stderr)

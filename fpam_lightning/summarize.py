@@ -228,6 +228,13 @@ def to_markdown(summary: dict[str, Any]) -> str:
                  _pm(r["best_epoch_mean"], r["best_epoch_std"]),
                  f"{r['n_completed']}/{r['n_expected']}"]
         lines.append("| " + " | ".join(cells) + " |")
+    pooled = [r for r in summary["rows"] if r.get("pooled")]
+    if pooled:
+        lines += ["", "**Pooled out-of-fold predictions** (every clip scored once, by the model "
+                  "that held out its fold; per-class report and confusion matrix in the folder):"]
+        lines += [f"- {r['configuration']}: accuracy {_pct(r['pooled']['accuracy'])}, macro F1 "
+                  f"{_pct(r['pooled']['macro_f1'])} over {r['pooled']['num_clips']} clips, folds "
+                  f"{r['pooled']['folds']} ({r['pooled']['dir']})" for r in pooled]
     missing = [r for r in summary["rows"] if r["missing_folds"]]
     if missing:
         lines += ["", "**Incomplete:** means above cover finished folds only."]
@@ -277,10 +284,31 @@ def write_summary(summary: dict[str, Any], out_dir: str | Path) -> dict[str, Pat
     return paths
 
 
+def pool_predictions(summary: dict[str, Any], sweep_dir: Path) -> None:
+    """Per configuration, merge its folds' out-of-fold predictions into one pooled report.
+
+    Jobs write `predictions.csv` through the `OutOfFoldPredictions` callback (on by default);
+    the pooled report, confusion matrix and accuracy go to `<sweep>/pooled/<row>/`.
+    """
+    from .evaluate import PREDICTIONS_FILE, pooled_report
+
+    for i, row in enumerate(summary["rows"]):
+        dirs = [d for d in row["job_dirs"] if (Path(d) / PREDICTIONS_FILE).is_file()]
+        row["pooled"] = None
+        if not dirs:
+            continue
+        out = sweep_dir / "pooled" / f"row{i:02d}"
+        rep = pooled_report(dirs, out, f"{row['configuration']}: out-of-fold, pooled over folds")
+        row["pooled"] = {"dir": str(out), "accuracy": rep["accuracy"],
+                         "macro_f1": rep["macro_f1"], "num_clips": rep["num_clips"],
+                         "folds": rep["folds"]}
+
+
 def summarize(sweep_dir: str | Path) -> dict[str, Any]:
     """Collect, summarise and write the cross-validation summary of one sweep folder."""
     sweep_dir = Path(sweep_dir)
     summary = build_summary(collect_jobs(sweep_dir), expected_grid(sweep_dir), sweep_dir)
+    pool_predictions(summary, sweep_dir)
     write_summary(summary, sweep_dir)
     return summary
 

@@ -26,7 +26,7 @@ from .ckpt_io import SafeCheckpointIO
 from .config import validate
 from .data.base import FoldDataModule
 from .ddp import use_job_config_for_ddp_children
-from .errors import FpamError
+from .errors import USER_ERROR_EXIT_CODE, FpamError
 from .loggers import build_loggers, finish_wandb, log_config, remember_wandb_run, run_name
 from .models import count_flops, count_parameters
 from .module import AudioClassificationModule
@@ -122,7 +122,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     test = trainer.test(module, datamodule=dm, verbose=False)[0]
     best_on_test = None
     if dm.val_mode == "test_fold" and module.best_val_epoch >= 0:
-        best_on_test = float(module.val_acc_best.compute())
+        best_on_test = module.best_val_acc
 
     ckpt = output_dir / "checkpoints" / "last.ckpt"
     results = {
@@ -191,13 +191,12 @@ def main(cfg: DictConfig) -> float | None:
         return results["test_acc"]
     except FpamError as e:
         finish_wandb(1)
-        log.error("%s", e)
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {e}", file=sys.stderr)  # one line, no traceback (exit_on_user_error)
         if _is_multirun():
             write_results(output_dir_of(cfg), {"status": "failed", "error": str(e),
                                                 "fold": cfg.data.fold})
             return None
-        sys.exit(2)
+        sys.exit(USER_ERROR_EXIT_CODE)
     except BaseException as e:
         finish_wandb(1)
         if _is_multirun() and isinstance(e, Exception):

@@ -1,8 +1,8 @@
 """One tiny trained run shared by the analysis tests (evaluate, predict, figures, export).
 
-The first test module that asks for it trains (with the real CLI) for 2 epochs on the tiny synthetic set, with the
-CSV logger and the figure callbacks; later modules of the same pytest session
-reuse that run folder.
+The first test module that asks for it trains (with the real CLI) for 2 epochs on the tiny
+synthetic set, with the CSV logger and the figure callbacks; later modules of the same pytest
+session reuse that run folder.
 """
 
 from __future__ import annotations

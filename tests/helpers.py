@@ -28,6 +28,11 @@ def write_wav(path: Path, data: np.ndarray, sample_rate: int, subtype: str = "PC
 
 def compose_train(overrides: list[str], output_dir: Path):
     """Compose conf/train.yaml as `python -m fpam_lightning.train` would, outputs in output_dir."""
+    return compose_config("train", overrides, output_dir)
+
+
+def compose_config(config_name: str, overrides: list[str], output_dir: Path):
+    """Compose conf/<config_name>.yaml as its entry point would, outputs in output_dir."""
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
     from hydra.core.hydra_config import HydraConfig
@@ -35,7 +40,7 @@ def compose_train(overrides: list[str], output_dir: Path):
 
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose(config_name="train", overrides=overrides, return_hydra_config=True)
+        cfg = compose(config_name=config_name, overrides=overrides, return_hydra_config=True)
     with open_dict(cfg):
         cfg.hydra.runtime.output_dir = str(output_dir)
         cfg.paths.output_dir = str(output_dir)

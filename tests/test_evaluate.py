@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from analysis_run import data_overrides, trained_run
-from helpers import CONF, run_cli
+from helpers import compose_config, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -61,19 +61,7 @@ def test_evaluate_cli_report_agrees_with_predictions(run_dir, tiny_overrides, tm
 
 
 def compose_evaluate(overrides: list[str], out: Path):
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-    from hydra.core.hydra_config import HydraConfig
-    from omegaconf import open_dict
-
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose(config_name="evaluate", overrides=overrides, return_hydra_config=True)
-    with open_dict(cfg):
-        cfg.hydra.runtime.output_dir = str(out)
-        cfg.paths.output_dir = str(out)
-    HydraConfig().set_config(cfg)
-    return cfg
+    return compose_config("evaluate", overrides, out)
 
 
 def test_pooled_report_merges_folds(run_dir, tiny_overrides, tmp_path):

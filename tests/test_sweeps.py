@@ -51,6 +51,15 @@ def test_three_fold_multirun_summary_and_wandb_group(tmp_path, tiny_overrides):
     assert f"{100 * statistics.fmean(accs):.1f} ± {100 * statistics.stdev(accs):.1f}" in md
     assert (out / "cv_summary.png").stat().st_size > 0
 
+    # Out-of-fold predictions of all folds, pooled: every held-out clip once, scored by its fold.
+    pooled = row["pooled"]
+    assert pooled["folds"] == [1, 2, 3]
+    assert pooled["num_clips"] == sum(r["num_test"] for r in results)
+    assert pooled["accuracy"] == pytest.approx(
+        sum(r["test_acc"] * r["num_test"] for r in results) / pooled["num_clips"], abs=1e-6)
+    assert (Path(pooled["dir"]) / "confusion_matrix.png").stat().st_size > 0
+    assert "Pooled out-of-fold predictions" in md
+
     # W&B: one complete run per job, all in the sweep's group, named and configured per fold.
     runs = [wandb_runs(out / str(i)) for i in range(3)]
     assert all(len(r) == 1 for r in runs)
@@ -119,8 +128,7 @@ def test_submitit_local_runs_each_fold_as_a_job(tmp_path, tiny_overrides):
 def test_experiment_recipes_compose(name, tmp_path):
     cfg = compose_train([f"+experiment={name}"], tmp_path)
     assert cfg.experiment == name
-    folds = "1,2,3,4,5,6,7,8,9,10" if name == "us8k_tutorial" else (
-        "1,2,3" if name == "quickstart" else "1,2,3,4,5")
+    folds = "1,2,3,4,5,6,7,8,9,10" if name == "us8k_tutorial" else "1,2,3,4,5"
     from hydra.core.hydra_config import HydraConfig
 
     assert HydraConfig.get().sweeper.params["data.fold"] == folds

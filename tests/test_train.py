@@ -28,7 +28,8 @@ def test_train_writes_results_and_checkpoint(tiny_overrides, tmp_path):
     assert 0.0 <= on_disk["test_acc"] <= 1.0
     assert Path(on_disk["ckpt_path"]).is_file()
     # The CSV logger wrote per-epoch validation accuracy and the final test accuracy.
-    rows = list(csv.DictReader(open(tmp_path / "csv" / "metrics.csv")))
+    with open(tmp_path / "csv" / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
     assert sum(1 for r in rows if r.get("val/acc")) == 2
     test_rows = [r for r in rows if r.get("test/acc")]
     assert float(test_rows[-1]["test/acc"]) == pytest.approx(on_disk["test_acc"], abs=1e-6)
@@ -79,5 +80,5 @@ def test_cli_synthetic_default_run_learns_and_logs_to_wandb_offline(tmp_path):
     assert run["exit_code"] == 0 and run["run_id"] == results["wandb_run_id"]
     assert run["summary"]["test/acc"] == pytest.approx(results["test_acc"], abs=1e-6)
     assert {"train/loss", "val/acc", "test/acc"} <= run["history_keys"]
-    assert run["config"]["data"]["value"]["fold"] == 1
-    assert run["config"]["backbone"]["value"]["name"] == "resnet18"
+    assert run["config"]["data"]["fold"] == 1
+    assert run["config"]["backbone"]["name"] == "resnet18"

@@ -56,6 +56,14 @@ def _key(item) -> str:
     return item.key or "/".join(item.nested_key)
 
 
+def _config_value(value_json: str):
+    """Config items come as the value itself or wrapped as {"value": ..., "desc": ...}."""
+    value = json.loads(value_json)
+    if isinstance(value, dict) and "value" in value and set(value) <= {"value", "desc"}:
+        return value["value"]
+    return value
+
+
 def summarize_run(run_dir: str | Path) -> dict:
     """The run's id, group, name, tags, config keys, last summary values and exit code."""
     log = next(Path(run_dir).glob("run-*.wandb"))
@@ -66,10 +74,10 @@ def summarize_run(run_dir: str | Path) -> dict:
             out.update(run_id=r.run.run_id, group=r.run.run_group, name=r.run.display_name,
                        tags=list(r.run.tags))
             for item in r.run.config.update:
-                out["config"][item.key] = json.loads(item.value_json)
+                out["config"][item.key] = _config_value(item.value_json)
         elif kind == "config":
             for item in r.config.update:
-                out["config"][item.key] = json.loads(item.value_json)
+                out["config"][item.key] = _config_value(item.value_json)
         elif kind == "history":
             out["history_keys"].update(_key(item) for item in r.history.item)
         elif kind == "summary":

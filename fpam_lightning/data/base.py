@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from ..errors import DataError
 from . import cache as wave_cache
 from . import device as device_data
+from .download import fetch_dataset
 from .samplers import EpochShuffle, loader_generator
 
 log = logging.getLogger(__name__)
@@ -158,9 +159,22 @@ class FoldDataModule(LightningDataModule):
     def read_table(self) -> ClipTable:
         raise NotImplementedError
 
+    def synthesize(self) -> None:
+        """Write a synthetic copy in the official layout under `root` (data=synthetic)."""
+        raise DataError(f"{self.name} has no synthetic generator")
+
     def obtain(self) -> None:
-        """Make the data set exist under `root` (download it), or raise a DataError saying how."""
-        raise DataError(self._missing_message())
+        """Make the data set exist under `root` (generate or download it), or say how to."""
+        if getattr(self, "synthetic", None) is not None:
+            self.synthesize()
+        elif self.download and self.url:
+            try:
+                fetch_dataset(self.url, self.sha256, self.root.parent / "downloads", self.root,
+                              marker=str(self.csv_path.relative_to(self.root)))
+            except DataError as e:
+                raise DataError(f"{self._missing_message()} Download failed: {e}") from e
+        else:
+            raise DataError(self._missing_message())
 
     # --- shared machinery ---------------------------------------------------------------------
     def _check_settings(self) -> None:

@@ -9,7 +9,6 @@ import numpy as np
 
 from ..errors import DataError
 from .base import ClipTable, FoldDataModule
-from .download import fetch_dataset
 from .synthetic import synthesize_esc50
 
 ESC50_COLUMNS = ("filename", "fold", "target", "category", "esc10", "src_file", "take")
@@ -50,17 +49,8 @@ class ESC50DataModule(FoldDataModule):
     def csv_path(self) -> Path:
         return self.root / "meta" / "esc50.csv"
 
-    def obtain(self) -> None:
-        if self.synthetic is not None:
-            synthesize_esc50(self.root, **self.synthetic)
-        elif self.download and self.url:
-            try:
-                fetch_dataset(self.url, self.sha256, self.root.parent / "downloads",
-                              self.root, marker="meta/esc50.csv")
-            except DataError as e:
-                raise DataError(f"{self._missing_message()} Download failed: {e}") from e
-        else:
-            raise DataError(self._missing_message())
+    def synthesize(self) -> None:
+        synthesize_esc50(self.root, **self.synthetic)
 
     def read_table(self) -> ClipTable:
         path = self.csv_path

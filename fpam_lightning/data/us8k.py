@@ -13,7 +13,6 @@ import numpy as np
 
 from ..errors import DataError
 from .base import ClipTable, FoldDataModule
-from .download import fetch_dataset
 from .esc50 import parse_int, read_csv_rows
 from .synthetic import US8K_COLUMNS, synthesize_us8k
 
@@ -35,17 +34,8 @@ class UrbanSound8KDataModule(FoldDataModule):
     def csv_path(self) -> Path:
         return self.root / US8K_CSV
 
-    def obtain(self) -> None:
-        if self.synthetic is not None:
-            synthesize_us8k(self.root, **self.synthetic)
-        elif self.download and self.url:
-            try:
-                fetch_dataset(self.url, self.sha256, self.root.parent / "downloads", self.root,
-                              marker=US8K_CSV)
-            except DataError as e:
-                raise DataError(f"{self._missing_message()} Download failed: {e}") from e
-        else:
-            raise DataError(self._missing_message())
+    def synthesize(self) -> None:
+        synthesize_us8k(self.root, **self.synthetic)
 
     def read_table(self) -> ClipTable:
         path = self.csv_path
