@@ -29,17 +29,27 @@ RESULTS = REPO / "experiments" / "results"
 
 
 def commit() -> str:
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, text=True,
-                          capture_output=True).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain"], cwd=REPO, text=True,
-                           capture_output=True).stdout.strip()
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, text=True, capture_output=True
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain"], cwd=REPO, text=True, capture_output=True
+    ).stdout.strip()
     return head + (" with uncommitted work" if dirty else "")
 
 
 def datamodule(root: Path, cache: Path, num_workers: int) -> ESC50DataModule:
-    return ESC50DataModule(str(root), subset="esc10", num_classes=10, sample_rate=16000,
-                           clip_seconds=5.0, batch_size=32, num_workers=num_workers,
-                           cache_dir=str(cache), persistent_workers=False)
+    return ESC50DataModule(
+        str(root),
+        subset="esc10",
+        num_classes=10,
+        sample_rate=16000,
+        clip_seconds=5.0,
+        batch_size=32,
+        num_workers=num_workers,
+        cache_dir=str(cache),
+        persistent_workers=False,
+    )
 
 
 def first_pass(root: Path, threads: int) -> float:
@@ -48,8 +58,9 @@ def first_pass(root: Path, threads: int) -> float:
         dm = datamodule(root, Path(cache), 0)
         table = dm.read_table()
         start = time.perf_counter()
-        cached = build_or_load(dm.name, table.files, dm.audio_dir, Path(cache), 16000, 80000,
-                               workers=threads)
+        cached = build_or_load(
+            dm.name, table.files, dm.audio_dir, Path(cache), 16000, 80000, workers=threads
+        )
         seconds = time.perf_counter() - start
         assert cached.built and not cached.bad
         return seconds
@@ -79,7 +90,8 @@ def main() -> None:
     runs: dict[str, list[float]] = {}
     for threads in sorted({1, min(8, os.cpu_count() or 1)}):
         runs[f"first_pass_threads{threads}"] = [
-            clips / first_pass(root, threads) for _ in range(args.repeats)]
+            clips / first_pass(root, threads) for _ in range(args.repeats)
+        ]
 
     cache = Path(tempfile.mkdtemp())
     try:
@@ -93,15 +105,20 @@ def main() -> None:
     finally:
         shutil.rmtree(cache)
 
-    summary = {k: {"clips_per_s_median": round(sorted(v)[len(v) // 2], 1),
-                   "clips_per_s_runs": [round(x, 1) for x in v]} for k, v in runs.items()}
+    summary = {
+        k: {
+            "clips_per_s_median": round(sorted(v)[len(v) // 2], 1),
+            "clips_per_s_runs": [round(x, 1) for x in v],
+        }
+        for k, v in runs.items()
+    }
     record = {
         "what": "ESC-10 (real, 400 clips of 5 s at 44.1 kHz 16-bit) -> 16 kHz, 5 s "
-                "(80000 samples); first pass = decode+resample+write cache; cached epoch = "
-                "the 320 training clips of fold 1 through the DataLoader, batch 32, shuffled, "
-                "drop_last",
+        "(80000 samples); first pass = decode+resample+write cache; cached epoch = "
+        "the 320 training clips of fold 1 through the DataLoader, batch 32, shuffled, "
+        "drop_last",
         "hardware": f"2-core CPU sandbox, no GPU ({platform.processor() or platform.machine()}, "
-                    f"os.cpu_count()={os.cpu_count()}, shared with other jobs)",
+        f"os.cpu_count()={os.cpu_count()}, shared with other jobs)",
         "command": ".venv/bin/python experiments/data_benchmark.py",
         "commit": commit(),
         "torch": torch.__version__,
@@ -115,13 +132,15 @@ def main() -> None:
     (RESULTS / "data_benchmark.json").write_text(json.dumps(record, indent=2) + "\n")
     med = {k: v["clips_per_s_median"] for k, v in summary.items()}
     threads = max(k for k in med if k.startswith("first"))
-    line = (f"- ESC-10 at 16 kHz, {record['hardware']}, load average "
-            f"{record['load_average_at_end']:.1f}, commit {record['commit']}: first (decoding) "
-            f"pass {med['first_pass_threads1']} clips/s with 1 thread, {med[threads]} with "
-            f"{threads.rsplit('threads', 1)[1]}; cached epoch through the DataLoader "
-            f"{med['cached_epoch_loader_workers0']} clips/s with num_workers=0, "
-            f"{med['cached_epoch_loader_workers2']} with num_workers=2 (medians of "
-            f"{args.repeats}; `{record['command']}`)\n")
+    line = (
+        f"- ESC-10 at 16 kHz, {record['hardware']}, load average "
+        f"{record['load_average_at_end']:.1f}, commit {record['commit']}: first (decoding) "
+        f"pass {med['first_pass_threads1']} clips/s with 1 thread, {med[threads]} with "
+        f"{threads.rsplit('threads', 1)[1]}; cached epoch through the DataLoader "
+        f"{med['cached_epoch_loader_workers0']} clips/s with num_workers=0, "
+        f"{med['cached_epoch_loader_workers2']} with num_workers=2 (medians of "
+        f"{args.repeats}; `{record['command']}`)\n"
+    )
     (RESULTS / "data_benchmark.md").write_text(line)
     print(json.dumps(record, indent=2))
     print(line, end="")

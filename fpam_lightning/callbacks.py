@@ -18,9 +18,15 @@ def build_callbacks(cfg: DictConfig, output_dir: Path, has_logger: bool) -> list
     callbacks: list[Callback] = [
         # The held-out fold never selects a checkpoint: keep the last epoch only, as last.ckpt,
         # rewritten every n epochs (save_last with save_top_k=0 writes it only when fit ends).
-        ModelCheckpoint(dirpath=str(output_dir / "checkpoints"), filename="last", monitor=None,
-                        save_top_k=1, save_last=False, enable_version_counter=False,
-                        every_n_epochs=int(ccfg.get("checkpoint_every_n_epochs", 1))),
+        ModelCheckpoint(
+            dirpath=str(output_dir / "checkpoints"),
+            filename="last",
+            monitor=None,
+            save_top_k=1,
+            save_last=False,
+            enable_version_counter=False,
+            every_n_epochs=int(ccfg.get("checkpoint_every_n_epochs", 1)),
+        ),
     ]
     last = str(output_dir / "checkpoints" / "last.ckpt")
     # A signal stops at the epoch end with last.ckpt saved; a NaN loss stops before the update.

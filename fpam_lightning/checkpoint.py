@@ -51,8 +51,9 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """The raw checkpoint dict, with one-line errors for the usual mistakes."""
     path = Path(str(path)).expanduser()
     if str(path) in ("", "None", "null") or not path.is_file():
-        raise CheckpointError(f"ckpt_path={path} is not a file: point it at a run's "
-                              "checkpoints/last.ckpt")
+        raise CheckpointError(
+            f"ckpt_path={path} is not a file: point it at a run's checkpoints/last.ckpt"
+        )
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # pickle, zip and safety errors all mean "not ours"
@@ -63,8 +64,10 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     hp = ckpt.get("hyper_parameters")
     missing = [k for k in REQUIRED_HPARAMS if not isinstance(hp, dict) or k not in hp]
     if missing:
-        raise CheckpointError(f"{path} was not written by fpam_lightning.train: its "
-                              f"hyper_parameters lack {', '.join(missing)}")
+        raise CheckpointError(
+            f"{path} was not written by fpam_lightning.train: its "
+            f"hyper_parameters lack {', '.join(missing)}"
+        )
     return ckpt
 
 
@@ -75,30 +78,44 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Loa
     net_cfg = hp["net"]
     try:
         module = AudioClassificationModule(
-            net=net_cfg, num_classes=int(hp["num_classes"]), clip_samples=int(hp["clip_samples"]),
-            class_names=hp.get("class_names"), channels_last=False, compile=False,
+            net=net_cfg,
+            num_classes=int(hp["num_classes"]),
+            clip_samples=int(hp["clip_samples"]),
+            class_names=hp.get("class_names"),
+            channels_last=False,
+            compile=False,
         )
         result = module.load_state_dict(ckpt["state_dict"], strict=False)
     except FpamError:
         raise
     except (RuntimeError, KeyError, TypeError, ValueError) as e:
         first = str(e).strip().splitlines()[0]
-        raise CheckpointError(f"{path}: its weights do not fit the model its config describes "
-                              f"({first})") from e
+        raise CheckpointError(
+            f"{path}: its weights do not fit the model its config describes ({first})"
+        ) from e
     buffers = {name for name, _ in module.named_buffers()}
     bad_missing = [k for k in result.missing_keys if k not in buffers]
     if result.unexpected_keys or bad_missing:
         shown = (bad_missing + result.unexpected_keys)[:3]
-        raise CheckpointError(f"{path}: its weights do not fit the model its config describes "
-                              f"(missing {len(bad_missing)}, unexpected "
-                              f"{len(result.unexpected_keys)} tensors, e.g. {', '.join(shown)})")
+        raise CheckpointError(
+            f"{path}: its weights do not fit the model its config describes "
+            f"(missing {len(bad_missing)}, unexpected "
+            f"{len(result.unexpected_keys)} tensors, e.g. {', '.join(shown)})"
+        )
     if result.missing_keys:  # buffers added to the code after the checkpoint was written
-        log.warning("%s lacks buffer(s) %s: using their defaults", path,
-                    ", ".join(result.missing_keys))
+        log.warning(
+            "%s lacks buffer(s) %s: using their defaults", path, ", ".join(result.missing_keys)
+        )
     module.eval().to(device)
     n = int(hp["num_classes"])
     names = list(hp.get("class_names") or [f"class_{i}" for i in range(n)])
     sr = int(net_cfg["features"].get("sample_rate", 16000))
-    return LoadedCheckpoint(module=module, class_names=names, sample_rate=sr,
-                            clip_samples=int(hp["clip_samples"]), hparams=hp,
-                            path=Path(path), epoch=ckpt.get("epoch"))
+    return LoadedCheckpoint(
+        module=module,
+        class_names=names,
+        sample_rate=sr,
+        clip_samples=int(hp["clip_samples"]),
+        hparams=hp,
+        path=Path(path),
+        epoch=ckpt.get("epoch"),
+    )

@@ -57,8 +57,10 @@ def _check_data(cfg: DictConfig, errors: list[str]) -> None:
     num_folds = _num_folds(str(data._target_))
     name = data.get("subset") or str(data._target_).rsplit(".", 1)[-1].replace("DataModule", "")
     if num_folds is None:
-        errors.append(f"data._target_={data._target_!r} is not a data module; choose data=<one of "
-                      f"{_choices(group_options('data'))}>")
+        errors.append(
+            f"data._target_={data._target_!r} is not a data module; choose data=<one of "
+            f"{_choices(group_options('data'))}>"
+        )
     fold = data.get("fold")
     if isinstance(fold, bool) or not isinstance(fold, int):
         errors.append(f"data.fold={fold!r} must be an integer fold number")
@@ -72,8 +74,10 @@ def _check_data(cfg: DictConfig, errors: list[str]) -> None:
     if data.get("val", "test_fold") not in VAL_MODES:
         errors.append(f"data.val={data.get('val')!r}: choose one of {_choices(VAL_MODES)}")
     if data.get("on_bad_file", "error") not in BAD_FILE_MODES:
-        errors.append(f"data.on_bad_file={data.get('on_bad_file')!r}: choose one of "
-                      f"{_choices(BAD_FILE_MODES)}")
+        errors.append(
+            f"data.on_bad_file={data.get('on_bad_file')!r}: choose one of "
+            f"{_choices(BAD_FILE_MODES)}"
+        )
     frac = data.get("val_fraction", 0.1)
     if data.get("val") == "split" and not (isinstance(frac, (int, float)) and 0 < frac < 1):
         errors.append(f"data.val_fraction={frac!r} must be between 0 and 1 with data.val=split")
@@ -88,8 +92,10 @@ def _check_backbone(cfg: DictConfig, errors: list[str]) -> None:
         if not isinstance(name, str) or not timm.is_model(name):
             near = difflib.get_close_matches(str(name), timm.list_models(), n=5, cutoff=0.6)
             hint = f"; did you mean {_choices(near)}?" if near else ""
-            errors.append(f"backbone.name={name!r} is not a timm model (timm.list_models() lists "
-                          f"them; configs: {_choices(group_options('backbone'))}){hint}")
+            errors.append(
+                f"backbone.name={name!r} is not a timm model (timm.list_models() lists "
+                f"them; configs: {_choices(group_options('backbone'))}){hint}"
+            )
     ckpt = bb.get("checkpoint")
     if ckpt and not Path(str(ckpt)).is_file():
         errors.append(f"backbone.checkpoint={ckpt} is not a file")
@@ -111,8 +117,10 @@ def _check_attention(cfg: DictConfig, errors: list[str]) -> None:
         return
     bad = [lv for lv in levels if lv not in LEVELS]
     if not levels or bad:
-        errors.append(f"attention.levels={levels}: {cfg.backbone.get('name')} has levels "
-                      f"{list(LEVELS)} (Res-2..Res-5); {bad or 'an empty list'} is not among them")
+        errors.append(
+            f"attention.levels={levels}: {cfg.backbone.get('name')} has levels "
+            f"{list(LEVELS)} (Res-2..Res-5); {bad or 'an empty list'} is not among them"
+        )
     _check_positive_int(errors, "attention.channels", att.get("channels"))
 
 

@@ -42,10 +42,16 @@ def job_config_file(cfg: DictConfig, output_dir: Path) -> Path:
 
 
 def child_command(config_file: Path, output_dir: Path, local_rank: int) -> list[str]:
-    return [sys.executable, "-m", ENTRY,
-            f"--config-path={config_file.parent.resolve()}", f"--config-name={config_file.stem}",
-            f"hydra.run.dir='{output_dir.resolve()}'",
-            f"hydra.job.name=train_ddp_process_{local_rank}", "hydra.output_subdir=null"]
+    return [
+        sys.executable,
+        "-m",
+        ENTRY,
+        f"--config-path={config_file.parent.resolve()}",
+        f"--config-name={config_file.stem}",
+        f"hydra.run.dir='{output_dir.resolve()}'",
+        f"hydra.job.name=train_ddp_process_{local_rank}",
+        "hydra.output_subdir=null",
+    ]
 
 
 def use_job_config_for_ddp_children(cfg: DictConfig, output_dir: Path) -> None:

@@ -75,19 +75,35 @@ def score(module, loader: Sequence) -> Scores:
     if not probs:
         raise FpamError("the evaluation fold holds no clips")
     t = torch.cat(targets).numpy()
-    return Scores(torch.cat(probs).numpy(), t, torch.cat(indices).numpy(),
-                  torch.cat(embs).numpy(), sum(losses) / len(t))
+    return Scores(
+        torch.cat(probs).numpy(),
+        t,
+        torch.cat(indices).numpy(),
+        torch.cat(embs).numpy(),
+        sum(losses) / len(t),
+    )
 
 
 # --- reports ------------------------------------------------------------------------------------
-def prediction_rows(files: Sequence[str], folds: Sequence[int], targets: np.ndarray,
-                    probs: np.ndarray, class_names: Sequence[str]) -> list[dict[str, Any]]:
+def prediction_rows(
+    files: Sequence[str],
+    folds: Sequence[int],
+    targets: np.ndarray,
+    probs: np.ndarray,
+    class_names: Sequence[str],
+) -> list[dict[str, Any]]:
     rows = []
     for f, fold, t, p in zip(files, folds, targets, probs, strict=True):
         pred = int(np.argmax(p))
-        row = {"file": str(f), "fold": int(fold), "target": int(t),
-               "true_class": class_names[int(t)], "predicted": pred,
-               "predicted_class": class_names[pred], "correct": int(pred == int(t))}
+        row = {
+            "file": str(f),
+            "fold": int(fold),
+            "target": int(t),
+            "true_class": class_names[int(t)],
+            "predicted": pred,
+            "predicted_class": class_names[pred],
+            "correct": int(pred == int(t)),
+        }
         row.update({f"prob_{n}": f"{float(q):.6f}" for n, q in zip(class_names, p, strict=True)})
         rows.append(row)
     return rows
@@ -101,8 +117,9 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
     return path
 
 
-def write_report(out_dir: str | Path, rows: list[dict[str, Any]], class_names: Sequence[str],
-                 title: str = "") -> dict[str, Any]:
+def write_report(
+    out_dir: str | Path, rows: list[dict[str, Any]], class_names: Sequence[str], title: str = ""
+) -> dict[str, Any]:
     """predictions.csv, the per-class report (json + txt) and the confusion matrix (png + csv)."""
     from sklearn.metrics import classification_report, confusion_matrix
 
@@ -115,19 +132,27 @@ def write_report(out_dir: str | Path, rows: list[dict[str, Any]], class_names: S
     p = np.array([int(r["predicted"]) for r in rows])
     labels = list(range(len(class_names)))
     names = list(class_names)
-    report = classification_report(y, p, labels=labels, target_names=names, output_dict=True,
-                                   zero_division=0)
-    text = classification_report(y, p, labels=labels, target_names=names, digits=4,
-                                 zero_division=0)
+    report = classification_report(
+        y, p, labels=labels, target_names=names, output_dict=True, zero_division=0
+    )
+    text = classification_report(y, p, labels=labels, target_names=names, digits=4, zero_division=0)
     write_json_atomic(out / "classification_report.json", report)
     write_text_atomic(out / "classification_report.txt", (title + "\n\n" if title else "") + text)
     cm = confusion_matrix(y, p, labels=labels)
-    write_csv(out / "confusion_matrix.csv",
-              [{"true_class": n, **{m: int(v) for m, v in zip(names, cm[i], strict=True)}}
-               for i, n in enumerate(names)])
+    write_csv(
+        out / "confusion_matrix.csv",
+        [
+            {"true_class": n, **{m: int(v) for m, v in zip(names, cm[i], strict=True)}}
+            for i, n in enumerate(names)
+        ],
+    )
     save(confusion_figure(cm, names, title), out / "confusion_matrix.png")
-    return {"accuracy": float((y == p).mean()), "macro_f1": float(report["macro avg"]["f1-score"]),
-            "num_clips": int(len(y)), "confusion_matrix": cm.tolist()}
+    return {
+        "accuracy": float((y == p).mean()),
+        "macro_f1": float(report["macro avg"]["f1-score"]),
+        "num_clips": int(len(y)),
+        "confusion_matrix": cm.tolist(),
+    }
 
 
 def read_prediction_rows(path: str | Path) -> list[dict[str, str]]:
@@ -135,8 +160,9 @@ def read_prediction_rows(path: str | Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def pooled_report(job_dirs: Sequence[str | Path], out_dir: str | Path,
-                  title: str = "pooled over folds") -> dict[str, Any]:
+def pooled_report(
+    job_dirs: Sequence[str | Path], out_dir: str | Path, title: str = "pooled over folds"
+) -> dict[str, Any]:
     """Merge the predictions.csv of several fold jobs into one report and confusion matrix.
 
     Each job folder must hold a predictions.csv (from evaluate, or a training run with the
@@ -151,7 +177,7 @@ def pooled_report(job_dirs: Sequence[str | Path], out_dir: str | Path,
             missing.append(str(d))
             continue
         these = read_prediction_rows(path)
-        cols = [c[len("prob_"):] for c in these[0] if c.startswith("prob_")] if these else []
+        cols = [c[len("prob_") :] for c in these[0] if c.startswith("prob_")] if these else []
         if names is None:
             names = cols
         elif cols != names:
@@ -161,8 +187,9 @@ def pooled_report(job_dirs: Sequence[str | Path], out_dir: str | Path,
     if not rows or names is None:
         raise FpamError(f"no predictions.csv in any of {len(list(job_dirs))} job folders")
     summary = write_report(out_dir, rows, names, title)
-    summary.update({"jobs": used, "missing": missing,
-                    "folds": sorted({int(r["fold"]) for r in rows})})
+    summary.update(
+        {"jobs": used, "missing": missing, "folds": sorted({int(r["fold"]) for r in rows})}
+    )
     write_json_atomic(Path(out_dir) / "pooled_results.json", summary)
     return summary
 
@@ -179,10 +206,14 @@ def build_datamodule_for(cfg: DictConfig, loaded: LoadedCheckpoint):
     if dm.num_classes != len(loaded.class_names):
         raise CheckpointError(
             f"{loaded.path} classifies {len(loaded.class_names)} classes but {dm.name} has "
-            f"{dm.num_classes}: evaluate it on the data set it was trained on")
+            f"{dm.num_classes}: evaluate it on the data set it was trained on"
+        )
     if list(dm.class_names) != list(loaded.class_names):
-        log.warning("class names differ between the checkpoint %s and the data %s",
-                    loaded.class_names, dm.class_names)
+        log.warning(
+            "class names differ between the checkpoint %s and the data %s",
+            loaded.class_names,
+            dm.class_names,
+        )
     return dm
 
 
@@ -203,22 +234,36 @@ def log_to_wandb(cfg: DictConfig, out: Path, results: dict, rows: list[dict]) ->
 
     from .loggers import wandb_offline
 
-    run = wandb.init(project=wcfg.project, entity=wcfg.get("entity"), group=wcfg.get("group"),
-                     name=f"evaluate-{results['dataset']}-fold{results['fold']}",
-                     job_type="evaluate", dir=str(out),
-                     mode="offline" if wandb_offline(wcfg.get("offline", True)) else "online",
-                     config={"ckpt_path": results["ckpt_path"], "fold": results["fold"]})
+    run = wandb.init(
+        project=wcfg.project,
+        entity=wcfg.get("entity"),
+        group=wcfg.get("group"),
+        name=f"evaluate-{results['dataset']}-fold{results['fold']}",
+        job_type="evaluate",
+        dir=str(out),
+        mode="offline" if wandb_offline(wcfg.get("offline", True)) else "online",
+        config={"ckpt_path": results["ckpt_path"], "fold": results["fold"]},
+    )
     report = json.loads((out / "classification_report.json").read_text())
-    per_class = [[k, v["precision"], v["recall"], v["f1-score"], v["support"]]
-                 for k, v in report.items() if isinstance(v, dict)]
-    run.log({
-        "test/acc": results["test_acc"], "test/loss": results["test_loss"],
-        "test/macro_f1": results["macro_f1"],
-        "confusion_matrix": wandb.Image(str(out / "confusion_matrix.png")),
-        "classification_report": wandb.Table(
-            columns=["class", "precision", "recall", "f1", "support"], data=per_class),
-        "predictions": wandb.Table(columns=list(rows[0]), data=[list(r.values()) for r in rows]),
-    })
+    per_class = [
+        [k, v["precision"], v["recall"], v["f1-score"], v["support"]]
+        for k, v in report.items()
+        if isinstance(v, dict)
+    ]
+    run.log(
+        {
+            "test/acc": results["test_acc"],
+            "test/loss": results["test_loss"],
+            "test/macro_f1": results["macro_f1"],
+            "confusion_matrix": wandb.Image(str(out / "confusion_matrix.png")),
+            "classification_report": wandb.Table(
+                columns=["class", "precision", "recall", "f1", "support"], data=per_class
+            ),
+            "predictions": wandb.Table(
+                columns=list(rows[0]), data=[list(r.values()) for r in rows]
+            ),
+        }
+    )
     run.summary.update({"test/acc": results["test_acc"], "test/macro_f1": results["macro_f1"]})
     run_id = run.id
     run.finish()
@@ -237,25 +282,46 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     scores = score(loaded.module, dm.test_dataloader())
     table = dm.table
     files = [str(dm.audio_dir / table.files[i]) for i in scores.indices]
-    rows = prediction_rows(files, table.folds[scores.indices], scores.targets, scores.probs,
-                           loaded.class_names)
+    rows = prediction_rows(
+        files, table.folds[scores.indices], scores.targets, scores.probs, loaded.class_names
+    )
     title = f"{dm.name} fold {dm.fold}"
     rep = write_report(out, rows, loaded.class_names, title)
-    np.savez_compressed(out / "embeddings.npz", embeddings=scores.embeddings,
-                        targets=scores.targets, predicted=scores.predicted,
-                        class_names=np.array(loaded.class_names), title=np.array(title))
+    np.savez_compressed(
+        out / "embeddings.npz",
+        embeddings=scores.embeddings,
+        targets=scores.targets,
+        predicted=scores.predicted,
+        class_names=np.array(loaded.class_names),
+        title=np.array(title),
+    )
     results = {
-        "status": "completed", "command": "evaluate", "ckpt_path": str(loaded.path),
-        "ckpt_epoch": loaded.epoch, "dataset": dm.name, "fold": dm.fold,
-        "test_acc": scores.accuracy, "test_loss": scores.loss, "macro_f1": rep["macro_f1"],
-        "num_test": int(len(scores.targets)), "skipped_files": len(dm.skipped),
-        "class_names": loaded.class_names, "output_dir": str(out),
+        "status": "completed",
+        "command": "evaluate",
+        "ckpt_path": str(loaded.path),
+        "ckpt_epoch": loaded.epoch,
+        "dataset": dm.name,
+        "fold": dm.fold,
+        "test_acc": scores.accuracy,
+        "test_loss": scores.loss,
+        "macro_f1": rep["macro_f1"],
+        "num_test": int(len(scores.targets)),
+        "skipped_files": len(dm.skipped),
+        "class_names": loaded.class_names,
+        "output_dir": str(out),
         "duration_s": round(time.time() - start, 2),
     }
     results["wandb_run_id"] = log_to_wandb(cfg, out, results, rows)
     write_results(out, results)
-    log.info("%s fold %d: accuracy %.4f, macro F1 %.4f (%d clips) -> %s", dm.name, dm.fold,
-             results["test_acc"], results["macro_f1"], results["num_test"], out)
+    log.info(
+        "%s fold %d: accuracy %.4f, macro F1 %.4f (%d clips) -> %s",
+        dm.name,
+        dm.fold,
+        results["test_acc"],
+        results["macro_f1"],
+        results["num_test"],
+        out,
+    )
     return results
 
 

@@ -39,8 +39,11 @@ def check_inputs(loaded: LoadedCheckpoint, seed: int = 0) -> list[torch.Tensor]:
     """Noise at two batch sizes and a silent clip: the cases an exporter gets wrong."""
     g = torch.Generator().manual_seed(seed)
     n = loaded.clip_samples
-    return [0.1 * torch.randn(2, n, generator=g), 0.1 * torch.randn(3, n, generator=g),
-            torch.zeros(1, n)]
+    return [
+        0.1 * torch.randn(2, n, generator=g),
+        0.1 * torch.randn(3, n, generator=g),
+        torch.zeros(1, n),
+    ]
 
 
 def export_onnx(net: torch.nn.Module, example: torch.Tensor, path: Path, opset: int) -> None:
@@ -48,12 +51,21 @@ def export_onnx(net: torch.nn.Module, example: torch.Tensor, path: Path, opset: 
     try:
         import onnxscript  # noqa: F401
     except ImportError as e:
-        raise FpamError("ONNX export needs onnx and onnxscript: "
-                        "pip install 'fpam_lightning[export]'") from e
+        raise FpamError(
+            "ONNX export needs onnx and onnxscript: pip install 'fpam_lightning[export]'"
+        ) from e
     batch = torch.export.Dim("batch", min=1, max=4096)
-    torch.onnx.export(net, (example,), str(path), dynamo=True, opset_version=opset,
-                      input_names=["waveform"], output_names=["logits"],
-                      dynamic_shapes={"wave": {0: batch}}, verbose=False)
+    torch.onnx.export(
+        net,
+        (example,),
+        str(path),
+        dynamo=True,
+        opset_version=opset,
+        input_names=["waveform"],
+        output_names=["logits"],
+        dynamic_shapes={"wave": {0: batch}},
+        verbose=False,
+    )
 
 
 def run_onnx(path: Path) -> Any:
@@ -77,8 +89,9 @@ def run_torchscript(path: Path):
     return lambda x: loaded(x).detach().numpy()
 
 
-def compare(runner, net: torch.nn.Module, inputs: list[torch.Tensor], atol: float,
-            rtol: float) -> dict[str, Any]:
+def compare(
+    runner, net: torch.nn.Module, inputs: list[torch.Tensor], atol: float, rtol: float
+) -> dict[str, Any]:
     worst, ok = 0.0, True
     with torch.no_grad():
         for x in inputs:
@@ -88,12 +101,24 @@ def compare(runner, net: torch.nn.Module, inputs: list[torch.Tensor], atol: floa
                 raise FpamError(f"exported model returned shape {got.shape}, PyTorch {ref.shape}")
             worst = max(worst, float(np.abs(got - ref).max()))
             ok &= bool(np.allclose(got, ref, atol=atol, rtol=rtol))
-    return {"max_abs_diff": worst, "atol": atol, "rtol": rtol, "within_tolerance": ok,
-            "checked_batches": [int(x.shape[0]) for x in inputs]}
+    return {
+        "max_abs_diff": worst,
+        "atol": atol,
+        "rtol": rtol,
+        "within_tolerance": ok,
+        "checked_batches": [int(x.shape[0]) for x in inputs],
+    }
 
 
-def export(ckpt_path: str, fmt: str = "onnx", output: str | None = None, opset: int = 18,
-           check: bool = True, atol: float = 1e-4, rtol: float = 1e-3) -> dict[str, Any]:
+def export(
+    ckpt_path: str,
+    fmt: str = "onnx",
+    output: str | None = None,
+    opset: int = 18,
+    check: bool = True,
+    atol: float = 1e-4,
+    rtol: float = 1e-3,
+) -> dict[str, Any]:
     """Write the model, check it against PyTorch, and return (and write) what was measured."""
     if fmt not in FORMATS:
         raise ConfigError(f"format={fmt!r}: choose onnx or torchscript")
@@ -107,11 +132,19 @@ def export(ckpt_path: str, fmt: str = "onnx", output: str | None = None, opset: 
     else:
         export_torchscript(net, example, path)
     info: dict[str, Any] = {
-        "format": fmt, "path": str(path), "ckpt_path": str(loaded.path),
-        "input": {"name": "waveform", "shape": ["batch", loaded.clip_samples],
-                  "dtype": "float32", "sample_rate": loaded.sample_rate, "channels": "mono"},
+        "format": fmt,
+        "path": str(path),
+        "ckpt_path": str(loaded.path),
+        "input": {
+            "name": "waveform",
+            "shape": ["batch", loaded.clip_samples],
+            "dtype": "float32",
+            "sample_rate": loaded.sample_rate,
+            "channels": "mono",
+        },
         "output": {"name": "logits", "shape": ["batch", len(loaded.class_names)]},
-        "class_names": loaded.class_names, "check": None,
+        "class_names": loaded.class_names,
+        "check": None,
     }
     if check:
         runner = run_onnx(path) if fmt == "onnx" else run_torchscript(path)
@@ -121,8 +154,10 @@ def export(ckpt_path: str, fmt: str = "onnx", output: str | None = None, opset: 
             info["check"] = compare(runner, net, check_inputs(loaded), atol, rtol)
             if not info["check"]["within_tolerance"]:
                 write_json_atomic(path.with_suffix(".json"), info)
-                raise FpamError(f"{path}: exported logits differ from PyTorch by up to "
-                                f"{info['check']['max_abs_diff']:.3g} (atol={atol}, rtol={rtol})")
+                raise FpamError(
+                    f"{path}: exported logits differ from PyTorch by up to "
+                    f"{info['check']['max_abs_diff']:.3g} (atol={atol}, rtol={rtol})"
+                )
     write_json_atomic(path.with_suffix(".json"), info)
     diff = info["check"]["max_abs_diff"] if info["check"] else float("nan")
     log.info("exported %s -> %s (max |logit difference| vs PyTorch %.3g)", fmt, path, diff)
@@ -133,8 +168,15 @@ def export(ckpt_path: str, fmt: str = "onnx", output: str | None = None, opset: 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="export")
 def main(cfg: DictConfig) -> None:
     try:
-        export(str(cfg.ckpt_path), str(cfg.format), cfg.get("output"), int(cfg.opset),
-               bool(cfg.check), float(cfg.atol), float(cfg.rtol))
+        export(
+            str(cfg.ckpt_path),
+            str(cfg.format),
+            cfg.get("output"),
+            int(cfg.opset),
+            bool(cfg.check),
+            float(cfg.atol),
+            float(cfg.rtol),
+        )
     except FpamError as e:
         log.error("%s", e)
         print(f"error: {e}", file=sys.stderr)

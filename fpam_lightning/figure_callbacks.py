@@ -30,8 +30,9 @@ def _test_rows(trainer: Trainer, module: LightningModule):
     dm = trainer.datamodule
     scores = score(module, dm.test_dataloader())
     files = [str(dm.audio_dir / dm.table.files[i]) for i in scores.indices]
-    rows = prediction_rows(files, dm.table.folds[scores.indices], scores.targets, scores.probs,
-                           list(dm.class_names))
+    rows = prediction_rows(
+        files, dm.table.folds[scores.indices], scores.targets, scores.probs, list(dm.class_names)
+    )
     return dm, scores, rows
 
 
@@ -45,9 +46,16 @@ def _log_images(trainer: Trainer, images: dict[str, Path], step: int) -> None:
 class FigureLogger(Callback):
     """Figures of the held-out fold after each epoch in `epochs` (1-based) and the last one."""
 
-    def __init__(self, epochs: Sequence[int] = (1,), last: bool = True, tsne: bool = True,
-                 confusion: bool = True, attention: bool = True, attention_clips: int = 10,
-                 subdir: str = "figures"):
+    def __init__(
+        self,
+        epochs: Sequence[int] = (1,),
+        last: bool = True,
+        tsne: bool = True,
+        confusion: bool = True,
+        attention: bool = True,
+        attention_clips: int = 10,
+        subdir: str = "figures",
+    ):
         self.epochs = {int(e) for e in epochs}
         self.last, self.tsne, self.confusion = last, tsne, confusion
         self.attention, self.attention_clips, self.subdir = attention, attention_clips, subdir
@@ -77,23 +85,35 @@ class FigureLogger(Callback):
         title = f"{dm.name} fold {dm.fold}, epoch {epoch}"
         images: dict[str, Path] = {}
         out.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(out / f"embeddings_epoch{epoch:03d}.npz",
-                            embeddings=scores.embeddings, targets=scores.targets,
-                            predicted=scores.predicted, class_names=np.array(names),
-                            title=np.array(f"epoch {epoch}"))
+        np.savez_compressed(
+            out / f"embeddings_epoch{epoch:03d}.npz",
+            embeddings=scores.embeddings,
+            targets=scores.targets,
+            predicted=scores.predicted,
+            class_names=np.array(names),
+            title=np.array(f"epoch {epoch}"),
+        )
         if self.confusion:
             cm = confusion_matrix(scores.targets, scores.predicted, labels=range(len(names)))
             images["figures/confusion_matrix"] = save(
-                confusion_figure(cm, names, title), out / f"confusion_epoch{epoch:03d}.png")
+                confusion_figure(cm, names, title), out / f"confusion_epoch{epoch:03d}.png"
+            )
         if self.tsne and len(scores.targets) >= 3:
             images["figures/tsne"] = save(
                 tsne_figure([(title, scores.embeddings, scores.targets)], names),
-                out / f"tsne_epoch{epoch:03d}.png")
-        if self.attention and pl_module.net.head.__class__.__name__ == "PyramidAttentionHead" \
-                and getattr(pl_module.net.head, "sam", None) is not None:
+                out / f"tsne_epoch{epoch:03d}.png",
+            )
+        if (
+            self.attention
+            and pl_module.net.head.__class__.__name__ == "PyramidAttentionHead"
+            and getattr(pl_module.net.head, "sam", None) is not None
+        ):
             images["figures/attention"] = save(
-                self._attention(pl_module, dm, rows, names, pick_per_class, pretty,
-                                attention_figure), out / f"attention_epoch{epoch:03d}.png")
+                self._attention(
+                    pl_module, dm, rows, names, pick_per_class, pretty, attention_figure
+                ),
+                out / f"attention_epoch{epoch:03d}.png",
+            )
         _log_images(trainer, images, trainer.global_step)
         log.info("epoch %d figures -> %s", epoch, out)
 
@@ -109,17 +129,20 @@ class FigureLogger(Callback):
             for r in picked:
                 wave = torch.from_numpy(np.array(dm.waves[by_file[r["file"]]], dtype=np.float32))
                 out = module.net.explain(module.crop(wave[None].to(module.device), train=False))
-                items.append({
-                    "spectrogram": out["spectrogram"][0, 0].cpu().numpy(),
-                    "maps": [m[0, 0].cpu().numpy() for m in out["attention_maps"]],
-                    "title": f"{pretty(r['true_class'])} -> {pretty(r['predicted_class'])}",
-                })
+                items.append(
+                    {
+                        "spectrogram": out["spectrogram"][0, 0].cpu().numpy(),
+                        "maps": [m[0, 0].cpu().numpy() for m in out["attention_maps"]],
+                        "title": f"{pretty(r['true_class'])} -> {pretty(r['predicted_class'])}",
+                    }
+                )
         finally:
             module.train(was_training)
         net_cfg = module.hparams["net"]
         levels = sorted(int(v) for v in net_cfg["attention"].get("levels", (3, 4, 5)))
-        return attention_figure(items, module.net.frontend.sample_rate,
-                                module.net.frontend.hop_length, levels)
+        return attention_figure(
+            items, module.net.frontend.sample_rate, module.net.frontend.hop_length, levels
+        )
 
 
 class OutOfFoldPredictions(Callback):
@@ -131,5 +154,6 @@ class OutOfFoldPredictions(Callback):
         from .evaluate import write_report
 
         dm, _, rows = _test_rows(trainer, pl_module)
-        write_report(trainer.default_root_dir, rows, list(dm.class_names),
-                     f"{dm.name} fold {dm.fold}")
+        write_report(
+            trainer.default_root_dir, rows, list(dm.class_names), f"{dm.name} fold {dm.fold}"
+        )

@@ -62,8 +62,15 @@ def confusion_figure(cm: np.ndarray, class_names: Sequence[str], title: str = ""
         for i in range(k):
             for j in range(k):
                 if cm[i, j]:
-                    ax.text(j, i, str(int(cm[i, j])), ha="center", va="center", fontsize=8,
-                            color="white" if frac[i, j] > 0.5 else "black")
+                    ax.text(
+                        j,
+                        i,
+                        str(int(cm[i, j])),
+                        ha="center",
+                        va="center",
+                        fontsize=8,
+                        color="white" if frac[i, j] > 0.5 else "black",
+                    )
     else:  # ESC-50: 50 names do not fit as text in every cell
         ax.set_xticks(range(k), [pretty(c) for c in class_names], rotation=90, fontsize=6)
         ax.set_yticks(range(k), [pretty(c) for c in class_names], fontsize=6)
@@ -83,26 +90,30 @@ def tsne_points(embeddings: np.ndarray, seed: int = 0) -> np.ndarray:
     if n < 3:
         raise FpamError(f"t-SNE needs at least 3 clips, got {n}")
     perplexity = float(min(30.0, max(1.0, (n - 1) / 3)))
-    return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed,
-                learning_rate="auto").fit_transform(np.asarray(embeddings, dtype=np.float64))
+    return TSNE(
+        n_components=2, perplexity=perplexity, init="pca", random_state=seed, learning_rate="auto"
+    ).fit_transform(np.asarray(embeddings, dtype=np.float64))
 
 
-def tsne_figure(panels: Sequence[tuple[str, np.ndarray, np.ndarray]],
-                class_names: Sequence[str]) -> Figure:
+def tsne_figure(
+    panels: Sequence[tuple[str, np.ndarray, np.ndarray]], class_names: Sequence[str]
+) -> Figure:
     """One panel per (title, embeddings, targets); one colour per class, a shared legend."""
     n = len(panels)
     cols = min(n, 3)
     rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols + 1.6, 4.0 * rows), squeeze=False,
-                             layout="constrained")
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(4.2 * cols + 1.6, 4.0 * rows), squeeze=False, layout="constrained"
+    )
     cmap = plt.get_cmap("tab10" if len(class_names) <= 10 else "tab20")
     for ax, (title, emb, targets) in zip(axes.flat, panels, strict=False):
         pts = tsne_points(emb)
         for c, name in enumerate(class_names):
             sel = np.asarray(targets) == c
             if sel.any():
-                ax.scatter(pts[sel, 0], pts[sel, 1], s=14, color=cmap(c % cmap.N),
-                           label=pretty(name))
+                ax.scatter(
+                    pts[sel, 0], pts[sel, 1], s=14, color=cmap(c % cmap.N), label=pretty(name)
+                )
         ax.set_title(title)
         ax.set_xticks([])
         ax.set_yticks([])
@@ -116,16 +127,22 @@ def tsne_figure(panels: Sequence[tuple[str, np.ndarray, np.ndarray]],
     return fig
 
 
-def attention_figure(items: Sequence[dict], sample_rate: int, hop_length: int,
-                     levels: Sequence[int]) -> Figure:
+def attention_figure(
+    items: Sequence[dict], sample_rate: int, hop_length: int, levels: Sequence[int]
+) -> Figure:
     """Rows: clips. Columns: the log-mel spectrogram, then each level's spatial attention map.
 
     Each item holds `spectrogram` and `maps` as (time, mel) arrays and a `title`.
     """
     n_maps = max(len(it["maps"]) for it in items)
     cols = 1 + n_maps
-    fig, axes = plt.subplots(len(items), cols, figsize=(3.1 * cols, 2.3 * len(items)),
-                             squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        len(items),
+        cols,
+        figsize=(3.1 * cols, 2.3 * len(items)),
+        squeeze=False,
+        layout="constrained",
+    )
     for r, it in enumerate(items):
         spec = np.asarray(it["spectrogram"])
         t_end = spec.shape[0] * hop_length / sample_rate
@@ -137,10 +154,12 @@ def attention_figure(items: Sequence[dict], sample_rate: int, hop_length: int,
         fig.colorbar(im, ax=ax, pad=0.02).ax.tick_params(labelsize=7)
         for j, m in enumerate(it["maps"]):
             ax = axes[r, 1 + j]
-            im = ax.imshow(np.asarray(m).T, origin="lower", aspect="auto", extent=extent,
-                           cmap="jet")  # own range: maps of an early model sit near 1
-            ax.set_title(f"spatial attention, Res-{levels[j]}" if j < len(levels) else "",
-                         fontsize=9)
+            im = ax.imshow(
+                np.asarray(m).T, origin="lower", aspect="auto", extent=extent, cmap="jet"
+            )  # own range: maps of an early model sit near 1
+            ax.set_title(
+                f"spatial attention, Res-{levels[j]}" if j < len(levels) else "", fontsize=9
+            )
             fig.colorbar(im, ax=ax, pad=0.02).ax.tick_params(labelsize=7)
         for ax in axes[r]:
             ax.tick_params(labelsize=7)
@@ -164,8 +183,12 @@ def read_metrics_csv(path: str | Path) -> dict[str, dict[int, float]]:
 
 
 CURVES = (("accuracy", ("train/acc", "val/acc")), ("loss", ("train/loss_epoch", "val/loss")))
-LABELS = {"train/acc": "train", "val/acc": "held-out fold (val)",
-          "train/loss_epoch": "train", "val/loss": "held-out fold (val)"}
+LABELS = {
+    "train/acc": "train",
+    "val/acc": "held-out fold (val)",
+    "train/loss_epoch": "train",
+    "val/loss": "held-out fold (val)",
+}
 
 
 def curves_figure(metrics: dict[str, dict[int, float]], title: str = "") -> Figure:
@@ -179,8 +202,9 @@ def curves_figure(metrics: dict[str, dict[int, float]], title: str = "") -> Figu
                 continue
             found = True
             ep = sorted(series)
-            ax.plot([e + 1 for e in ep], [series[e] for e in ep], marker="o", ms=3,
-                    label=LABELS[key])
+            ax.plot(
+                [e + 1 for e in ep], [series[e] for e in ep], marker="o", ms=3, label=LABELS[key]
+            )
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no "epoch 1.5" ticks
         ax.set_ylabel(what)
@@ -201,11 +225,18 @@ def box_figure(groups: dict[str, list[float]], title: str = "") -> Figure:
     data = [groups[n] for n in names]
     ax.boxplot(data, widths=0.5, showmeans=True)
     for i, vals in enumerate(data, start=1):
-        ax.scatter(np.full(len(vals), i) + np.linspace(-0.08, 0.08, len(vals)), vals, s=16,
-                   zorder=3, color="tab:red")
-    ax.set_xticks(range(1, len(names) + 1),
-                  [f"{n}\n({len(groups[n])} fold{'s' if len(groups[n]) != 1 else ''})"
-                   for n in names], fontsize=8)
+        ax.scatter(
+            np.full(len(vals), i) + np.linspace(-0.08, 0.08, len(vals)),
+            vals,
+            s=16,
+            zorder=3,
+            color="tab:red",
+        )
+    ax.set_xticks(
+        range(1, len(names) + 1),
+        [f"{n}\n({len(groups[n])} fold{'s' if len(groups[n]) != 1 else ''})" for n in names],
+        fontsize=8,
+    )
     ax.set_ylabel("test accuracy (last epoch)")
     ax.grid(axis="y", alpha=0.3)
     if title:
@@ -222,7 +253,7 @@ def read_predictions(path: str | Path) -> tuple[list[dict], list[str]]:
     with open(path, newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
         rows = list(reader)
-        names = [c[len("prob_"):] for c in (reader.fieldnames or []) if c.startswith("prob_")]
+        names = [c[len("prob_") :] for c in (reader.fieldnames or []) if c.startswith("prob_")]
     if not names or not rows:
         raise FpamError(f"{path} has no predictions (no rows or no prob_* columns)")
     return rows, names
@@ -250,8 +281,11 @@ def collect_fold_accuracies(paths: Sequence[str | Path]) -> dict[str, list[float
         files = [p] if p.is_file() else sorted(p.rglob("results.json"))
         for f in files:
             res = json.loads(f.read_text())
-            if res.get("status", "completed") == "completed" and "test_acc" in res \
-                    and res.get("fold") is not None:
+            if (
+                res.get("status", "completed") == "completed"
+                and "test_acc" in res
+                and res.get("fold") is not None
+            ):
                 groups[config_label(res)].append(float(res["test_acc"]))
     if not groups:
         where = ", ".join(map(str, paths))
@@ -270,15 +304,19 @@ def attention_items(loaded, waves: Sequence, titles: Sequence[str]) -> list[dict
         w = module.crop(w, train=False)
         out = module.net.explain(w)
         if not out["attention_maps"]:
-            raise FpamError("this model has no spatial attention maps (attention=none or pca): "
-                            "attention figures need fpam or psa")
+            raise FpamError(
+                "this model has no spatial attention maps (attention=none or pca): "
+                "attention figures need fpam or psa"
+            )
         pred = int(out["logits"].argmax(-1))
         prob = float(out["logits"].softmax(-1)[0, pred])
-        items.append({
-            "spectrogram": out["spectrogram"][0, 0].cpu().numpy(),
-            "maps": [m[0, 0].cpu().numpy() for m in out["attention_maps"]],
-            "title": f"{title} -> {pretty(loaded.class_names[pred])} ({prob:.0%})",
-        })
+        items.append(
+            {
+                "spectrogram": out["spectrogram"][0, 0].cpu().numpy(),
+                "maps": [m[0, 0].cpu().numpy() for m in out["attention_maps"]],
+                "title": f"{title} -> {pretty(loaded.class_names[pred])} ({prob:.0%})",
+            }
+        )
     return items
 
 
@@ -342,8 +380,9 @@ def _tsne(args) -> Path:
 def _confusion(args) -> Path:
     rows, names = read_predictions(args.predictions)
     cm = confusion_from_rows(rows, len(names))
-    return save(confusion_figure(cm, names, args.title or Path(args.predictions).parent.name),
-                args.out)
+    return save(
+        confusion_figure(cm, names, args.title or Path(args.predictions).parent.name), args.out
+    )
 
 
 def _curves(args) -> Path:
@@ -363,15 +402,17 @@ def _box(args) -> Path:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m fpam_lightning.figures",
-                                     description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m fpam_lightning.figures", description=__doc__.split("\n")[0]
+    )
     sub = parser.add_subparsers(dest="kind", required=True)
     a = sub.add_parser("attention", help="log-mel spectrograms next to FPAM spatial attention")
     a.add_argument("ckpt", help="a checkpoint written by fpam_lightning.train")
     a.add_argument("wavs", nargs="*", help="audio files to draw")
     a.add_argument("--predictions", help="predictions.csv from evaluate: clips to draw")
-    a.add_argument("--per-class", action="store_true",
-                   help="one clip per class (the paper's Fig. 5)")
+    a.add_argument(
+        "--per-class", action="store_true", help="one clip per class (the paper's Fig. 5)"
+    )
     a.add_argument("--max-clips", type=int, default=10)
     a.add_argument("--out", default="attention.png")
     a.set_defaults(run=_attention)

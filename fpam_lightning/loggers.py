@@ -19,8 +19,10 @@ RUN_ID_FILE = "wandb_run_id.txt"
 
 def run_name(cfg: DictConfig, dataset: str) -> str:
     mix = "mixup" if cfg.mixup.get("enabled") else "nomix"
-    return (f"{cfg.experiment}-{dataset}-{cfg.backbone.name}-"
-            f"{cfg.attention.name}-{cfg.model.variant}-{mix}-fold{cfg.data.fold}-seed{cfg.seed}")
+    return (
+        f"{cfg.experiment}-{dataset}-{cfg.backbone.name}-"
+        f"{cfg.attention.name}-{cfg.model.variant}-{mix}-fold{cfg.data.fold}-seed{cfg.seed}"
+    )
 
 
 def group_name(experiment: str, folder: Path) -> str:
@@ -50,8 +52,11 @@ def job_overrides() -> dict[str, object]:
 
         hc = HydraConfig.get()
         multirun = hc.mode == RunMode.MULTIRUN
-        return {"overrides": list(hc.overrides.task), "num": hc.job.get("num"),
-                "sweep_dir": str(hc.sweep.dir) if multirun else None}
+        return {
+            "overrides": list(hc.overrides.task),
+            "num": hc.job.get("num"),
+            "sweep_dir": str(hc.sweep.dir) if multirun else None,
+        }
     except ValueError:
         return {}
 

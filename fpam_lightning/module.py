@@ -65,9 +65,14 @@ class AudioClassificationModule(LightningModule):
         mix = dict(mixup or {})
         self.mixup = None
         if mix.get("enabled"):
-            self.mixup = Mixup(mixup_alpha=float(mix.get("alpha", 0.2)), cutmix_alpha=0.0,
-                               prob=float(mix.get("prob", 1.0)), mode="batch",
-                               label_smoothing=label_smoothing, num_classes=num_classes)
+            self.mixup = Mixup(
+                mixup_alpha=float(mix.get("alpha", 0.2)),
+                cutmix_alpha=0.0,
+                prob=float(mix.get("prob", 1.0)),
+                mode="batch",
+                label_smoothing=label_smoothing,
+                num_classes=num_classes,
+            )
             self.soft_loss = SoftTargetCrossEntropy()
         self.label_smoothing = float(label_smoothing)
         metric = dict(num_classes=num_classes, average="micro")
@@ -89,7 +94,7 @@ class AudioClassificationModule(LightningModule):
             return F.pad(wave, (0, L - n))
         if not train:
             start = (n - L) // 2
-            return wave[..., start:start + L]
+            return wave[..., start : start + L]
         starts = torch.randint(0, n - L + 1, (wave.shape[0], 1), device=wave.device)
         return wave.gather(1, starts + torch.arange(L, device=wave.device))
 
@@ -125,18 +130,20 @@ class AudioClassificationModule(LightningModule):
         if not fe.needs_statistics:
             return
         dm = self.trainer.datamodule
-        n = fe.fit_dataset(dm.dataset("train"), lambda w: self.crop(w, train=False),
-                           dm.eval_batch_size)
+        n = fe.fit_dataset(
+            dm.dataset("train"), lambda w: self.crop(w, train=False), dm.eval_batch_size
+        )
         mean, std = self.trainer.strategy.broadcast((fe.mean.cpu(), fe.std.cpu()), src=0)
         fe.set_statistics(mean.to(fe.mean.device), std.to(fe.std.device), n)
         logging.getLogger(__name__).info(
-            "per-mel statistics from %d training clips (%d frames)",
-            len(dm.indices["train"]), n)
+            "per-mel statistics from %d training clips (%d frames)", len(dm.indices["train"]), n
+        )
 
     # --- steps ---------------------------------------------------------------------------
     def on_train_epoch_start(self) -> None:
-        seed_everything(epoch_seed(self.hparams.seed, self.current_epoch), workers=True,
-                        verbose=False)
+        seed_everything(
+            epoch_seed(self.hparams.seed, self.current_epoch), workers=True, verbose=False
+        )
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         wave, y = batch[0], batch[1]
@@ -190,12 +197,17 @@ class AudioClassificationModule(LightningModule):
         name = cfg.pop("name", "sgd")
         params = self.parameters()
         if name == "sgd":
-            opt = torch.optim.SGD(params, lr=cfg.get("lr", 0.01), momentum=cfg.get("momentum", 0.9),
-                                  weight_decay=cfg.get("weight_decay", 0.0),
-                                  nesterov=bool(cfg.get("nesterov", False)))
+            opt = torch.optim.SGD(
+                params,
+                lr=cfg.get("lr", 0.01),
+                momentum=cfg.get("momentum", 0.9),
+                weight_decay=cfg.get("weight_decay", 0.0),
+                nesterov=bool(cfg.get("nesterov", False)),
+            )
         elif name == "adamw":
-            opt = torch.optim.AdamW(params, lr=cfg.get("lr", 1e-3),
-                                    weight_decay=cfg.get("weight_decay", 0.01))
+            opt = torch.optim.AdamW(
+                params, lr=cfg.get("lr", 1e-3), weight_decay=cfg.get("weight_decay", 0.01)
+            )
         else:
             raise ValueError(f"optim.name={name!r}: choose sgd or adamw")
         sched = build_scheduler(opt, self.sched_cfg, self.trainer.max_epochs)

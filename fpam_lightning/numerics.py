@@ -25,19 +25,28 @@ class FiniteLossGuard(Callback):
     def __init__(self, checkpoint_path: str | None = None):
         self.checkpoint_path = checkpoint_path
 
-    def on_before_backward(self, trainer: Trainer, pl_module: LightningModule,
-                           loss: torch.Tensor) -> None:
+    def on_before_backward(
+        self, trainer: Trainer, pl_module: LightningModule, loss: torch.Tensor
+    ) -> None:
         bad = not bool(torch.isfinite(loss.detach()).all())
         if trainer.world_size > 1:  # every rank stops together, none waits in a collective
             bad = trainer.strategy.reduce_boolean_decision(bad, all=False)
         if not bad:
             return
-        kind = ("NaN" if bool(torch.isnan(loss.detach()).any()) else
-                "Inf" if bool(torch.isinf(loss.detach()).any()) else "NaN/Inf on another rank")
+        kind = (
+            "NaN"
+            if bool(torch.isnan(loss.detach()).any())
+            else "Inf"
+            if bool(torch.isinf(loss.detach()).any())
+            else "NaN/Inf on another rank"
+        )
         batch = trainer.fit_loop.epoch_loop.batch_progress.current.ready - 1
         ckpt = self.checkpoint_path
-        kept = (f"the last good checkpoint is {ckpt} (resume with ckpt_path=last)"
-                if ckpt and Path(ckpt).is_file() else "no checkpoint was saved before it")
+        kept = (
+            f"the last good checkpoint is {ckpt} (resume with ckpt_path=last)"
+            if ckpt and Path(ckpt).is_file()
+            else "no checkpoint was saved before it"
+        )
         raise NumericalError(
             f"training loss is {kind} at step {trainer.global_step} "
             f"(epoch {trainer.current_epoch}, batch {batch}); stopped before the update, {kept}. "
@@ -52,7 +61,8 @@ class InjectNaN(Callback):
     def __init__(self, step: int):
         self.step = int(step)
 
-    def on_train_batch_start(self, trainer: Trainer, pl_module: LightningModule, batch,
-                             batch_idx: int) -> None:
+    def on_train_batch_start(
+        self, trainer: Trainer, pl_module: LightningModule, batch, batch_idx: int
+    ) -> None:
         if trainer.global_step == self.step:
             batch[0].fill_(float("nan"))

@@ -35,8 +35,15 @@ from .errors import FpamError
 from .io import atomic_path
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3")
-DEFAULTS = {"ckpt_path": None, "top_k": "3", "csv": None, "windows_csv": None, "hop": None,
-            "device": "auto", "batch_size": "32"}
+DEFAULTS = {
+    "ckpt_path": None,
+    "top_k": "3",
+    "csv": None,
+    "windows_csv": None,
+    "hop": None,
+    "device": "auto",
+    "batch_size": "32",
+}
 
 
 @dataclass
@@ -58,8 +65,9 @@ def parse_args(argv: Sequence[str]) -> tuple[dict[str, str | None], list[str]]:
         if eq and key in DEFAULTS and not Path(arg).exists():
             settings[key] = value
         elif arg.startswith("-"):
-            raise FpamError(f"unknown option {arg!r}: settings are key=value, "
-                            f"keys {', '.join(DEFAULTS)}")
+            raise FpamError(
+                f"unknown option {arg!r}: settings are key=value, keys {', '.join(DEFAULTS)}"
+            )
         elif eq and not Path(arg).exists() and "/" not in key:
             raise FpamError(f"unknown setting {key!r}: choose from {', '.join(DEFAULTS)}")
         else:
@@ -77,8 +85,11 @@ def expand(paths: Sequence[str]) -> list[str]:
     for p in paths:
         path = Path(p)
         if path.is_dir():
-            found = sorted(str(f) for f in path.rglob("*")
-                           if f.is_file() and f.suffix.lower() in AUDIO_EXTENSIONS)
+            found = sorted(
+                str(f)
+                for f in path.rglob("*")
+                if f.is_file() and f.suffix.lower() in AUDIO_EXTENSIONS
+            )
             if not found:
                 raise FpamError(f"{p}: folder holds no audio files ({', '.join(AUDIO_EXTENSIONS)})")
             out.extend(found)
@@ -98,29 +109,30 @@ def window_starts(n: int, length: int, hop: int) -> list[int]:
 
 
 @torch.no_grad()
-def predict_wave(loaded: LoadedCheckpoint, wave: torch.Tensor, hop: int,
-                 batch_size: int = 32) -> list[tuple[float, float, np.ndarray]]:
+def predict_wave(
+    loaded: LoadedCheckpoint, wave: torch.Tensor, hop: int, batch_size: int = 32
+) -> list[tuple[float, float, np.ndarray]]:
     """Class probabilities of each window of a mono waveform at the model's rate."""
     module, length, sr = loaded.module, loaded.clip_samples, loaded.sample_rate
     starts = window_starts(wave.shape[-1], length, hop)
     out = []
     for i in range(0, len(starts), batch_size):
-        chunk = starts[i:i + batch_size]
-        batch = torch.stack([wave[s:s + length] for s in chunk]).to(module.device)
+        chunk = starts[i : i + batch_size]
+        batch = torch.stack([wave[s : s + length] for s in chunk]).to(module.device)
         probs = module(module.crop(batch, train=False)).float().softmax(-1).cpu().numpy()
         for s, p in zip(chunk, probs, strict=True):
             out.append((s / sr, min(s + length, wave.shape[-1]) / sr, p))
     return out
 
 
-def predict_file(loaded: LoadedCheckpoint, path: str, hop: int,
-                 batch_size: int = 32) -> FilePrediction:
+def predict_file(
+    loaded: LoadedCheckpoint, path: str, hop: int, batch_size: int = 32
+) -> FilePrediction:
     try:
         data, sr = decode(path)
     except AudioDecodeError as e:
         return FilePrediction(path, error=str(e))
-    wave = resample(torch.from_numpy(np.ascontiguousarray(to_mono(data))), sr,
-                    loaded.sample_rate)
+    wave = resample(torch.from_numpy(np.ascontiguousarray(to_mono(data))), sr, loaded.sample_rate)
     windows = predict_wave(loaded, wave, hop, batch_size)
     probs = np.mean([w[2] for w in windows], axis=0)
     return FilePrediction(path, probs=probs, windows=windows, duration_s=len(data) / sr)
@@ -139,8 +151,13 @@ def write_file_csv(path: str, preds: list[FilePrediction], names: list[str], k: 
         w = csv.DictWriter(f, fieldnames=cols)
         w.writeheader()
         for p in preds:
-            row = {"file": p.file, "status": "error" if p.error else "ok", "error": p.error or "",
-                   "duration_s": f"{p.duration_s:.3f}", "num_windows": len(p.windows)}
+            row = {
+                "file": p.file,
+                "status": "error" if p.error else "ok",
+                "error": p.error or "",
+                "duration_s": f"{p.duration_s:.3f}",
+                "num_windows": len(p.windows),
+            }
             if p.probs is not None:
                 for i, (c, q) in enumerate(top_k(p.probs, names, k), start=1):
                     row[f"top{i}_class"], row[f"top{i}_prob"] = c, f"{q:.6f}"
@@ -155,9 +172,16 @@ def write_windows_csv(path: str, preds: list[FilePrediction], names: list[str]) 
         w.writeheader()
         for p in preds:
             for i, (s, e, probs) in enumerate(p.windows):
-                w.writerow({"file": p.file, "window": i, "start_s": f"{s:.3f}",
-                            "end_s": f"{e:.3f}", "predicted_class": names[int(np.argmax(probs))],
-                            **{f"prob_{n}": f"{q:.6f}" for n, q in zip(names, probs, strict=True)}})
+                w.writerow(
+                    {
+                        "file": p.file,
+                        "window": i,
+                        "start_s": f"{s:.3f}",
+                        "end_s": f"{e:.3f}",
+                        "predicted_class": names[int(np.argmax(probs))],
+                        **{f"prob_{n}": f"{q:.6f}" for n, q in zip(names, probs, strict=True)},
+                    }
+                )
 
 
 def number(settings: dict[str, str | None], key: str, kind: type = int):
@@ -191,8 +215,10 @@ def run(argv: Sequence[str]) -> int:
             print(f"{path}: error: {p.error}", file=sys.stderr)
             continue
         best = ", ".join(f"{pretty} {q:.3f}" for pretty, q in top_k(p.probs, loaded.class_names, k))
-        print(f"{path}: {best} ({len(p.windows)} window{'s' if len(p.windows) > 1 else ''}, "
-              f"{p.duration_s:.2f} s)")
+        print(
+            f"{path}: {best} ({len(p.windows)} window{'s' if len(p.windows) > 1 else ''}, "
+            f"{p.duration_s:.2f} s)"
+        )
     if settings["csv"]:
         write_file_csv(settings["csv"], preds, loaded.class_names, k)
     if settings["windows_csv"]:

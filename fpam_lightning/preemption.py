@@ -31,8 +31,10 @@ PREEMPTED_EXIT_CODE = 3
 
 
 def under_slurm() -> bool:
-    return "SLURM_JOB_ID" in os.environ and os.environ.get("SLURM_JOB_NAME") not in ("bash",
-                                                                                      "interactive")
+    return "SLURM_JOB_ID" in os.environ and os.environ.get("SLURM_JOB_NAME") not in (
+        "bash",
+        "interactive",
+    )
 
 
 def cluster_plugins() -> list:
@@ -66,8 +68,11 @@ class Preemption(Callback):
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         if self.signum is None:
-            log.warning("received %s: finishing this epoch, saving %s, then stopping",
-                        signal.Signals(signum).name, self.checkpoint_path)
+            log.warning(
+                "received %s: finishing this epoch, saving %s, then stopping",
+                signal.Signals(signum).name,
+                self.checkpoint_path,
+            )
         self.signum = signum
         # Pass the signal on to DDP worker processes that Lightning started itself.
         launcher = getattr(self._trainer.strategy, "launcher", None) if self._trainer else None
@@ -88,9 +93,12 @@ class Preemption(Callback):
             return  # the last epoch finishes the run anyway
         self.preempted = True
         trainer.should_stop = True
-        saved = any(isinstance(cb, ModelCheckpoint) and cb.save_last
-                    and cb._last_global_step_saved == trainer.global_step
-                    for cb in trainer.checkpoint_callbacks)
+        saved = any(
+            isinstance(cb, ModelCheckpoint)
+            and cb.save_last
+            and cb._last_global_step_saved == trainer.global_step
+            for cb in trainer.checkpoint_callbacks
+        )
         if not saved:
             trainer.save_checkpoint(self.checkpoint_path)
 

@@ -37,8 +37,8 @@ log = logging.getLogger("fpam_lightning")
 
 FOLD_KEY = "data.fold"
 SUMMARY_JSON, SUMMARY_MD, SUMMARY_PNG = "cv_summary.json", "cv_summary.md", "cv_summary.png"
-HEADLINE = "test_acc"                  # last epoch, held-out fold
-BEST_ON_TEST = "best_epoch_test_acc"   # the epoch picked on the held-out fold: optimistic
+HEADLINE = "test_acc"  # last epoch, held-out fold
+BEST_ON_TEST = "best_epoch_test_acc"  # the epoch picked on the held-out fold: optimistic
 
 
 @dataclass
@@ -93,9 +93,10 @@ def job_dirs(sweep_dir: str | Path) -> list[Path]:
     root = Path(sweep_dir)
     found = {p.parent for p in root.rglob(RESULTS_FILE)}
     found |= {p.parent.parent for p in root.rglob(".hydra/overrides.yaml")}
-    return sorted((d for d in found if not any(part.startswith(".") for part in
-                                                d.relative_to(root).parts)),
-                  key=lambda d: [int(p) if p.isdigit() else p for p in d.relative_to(root).parts])
+    return sorted(
+        (d for d in found if not any(part.startswith(".") for part in d.relative_to(root).parts)),
+        key=lambda d: [int(p) if p.isdigit() else p for p in d.relative_to(root).parts],
+    )
 
 
 def collect_jobs(sweep_dir: str | Path) -> list[Job]:
@@ -131,15 +132,17 @@ def _mean_std(values: list[float]) -> tuple[float | None, float | None]:
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None
 
 
-def build_summary(jobs: list[Job], grid: dict[str, list[str]],
-                  sweep_dir: str | Path = "") -> dict[str, Any]:
+def build_summary(
+    jobs: list[Job], grid: dict[str, list[str]], sweep_dir: str | Path = ""
+) -> dict[str, Any]:
     """Rows of the grid (from multirun.yaml, else from the jobs' varying overrides) x folds."""
     dims = [k for k in grid if k != FOLD_KEY]
     if not grid:  # no multirun.yaml: the keys whose values differ between jobs
         keys = sorted({k for j in jobs for k in j.overrides} - {FOLD_KEY})
         dims = [k for k in keys if len({j.overrides.get(k) for j in jobs}) > 1]
-    folds = sorted({int(f) for f in grid.get(FOLD_KEY, [])} |
-                   {j.fold for j in jobs if j.fold is not None})
+    folds = sorted(
+        {int(f) for f in grid.get(FOLD_KEY, [])} | {j.fold for j in jobs if j.fold is not None}
+    )
 
     rows: dict[tuple, Row] = {}
     for combo in itertools.product(*(grid[k] for k in dims if k in grid)):
@@ -166,32 +169,50 @@ def build_summary(jobs: list[Job], grid: dict[str, list[str]],
         label = row.label
         if not row.params and first:  # nothing swept but the folds: name the model instead
             label = f"{first.get('backbone')} + {first.get('attention')}" + (
-                " + mixup" if first.get("mixup") else "")
-        out_rows.append({
-            "configuration": label,
-            "params": row.params,
-            **{k: first.get(k) for k in ("dataset", "backbone", "attention", "variant", "mixup")},
-            "folds": {str(f): row.acc.get(f) for f in folds},
-            "mean": mean, "std": std,
-            "best_epoch_folds": {str(f): row.best_on_test.get(f) for f in folds},
-            "best_epoch_mean": b_mean, "best_epoch_std": b_std,
-            "n_completed": len(row.acc), "n_expected": len(folds),
-            "missing_folds": [f for f in folds if f not in row.acc],
-            "failed_folds": sorted(row.failed),
-            "job_dirs": [str(j.dir) for j in done],
-        })
-        failed += [{"configuration": label, "fold": j.fold, "job_dir": str(j.dir),
-                    "error": str((j.results or {}).get("error", "unknown error"))}
-                   for j in row.jobs if j.status == "failed"]
-        unfinished += [{"configuration": label, "status": j.status, "fold": j.fold,
-                        "job_dir": str(j.dir)}
-                       for j in row.jobs if j.status not in ("completed", "failed")]
+                " + mixup" if first.get("mixup") else ""
+            )
+        out_rows.append(
+            {
+                "configuration": label,
+                "params": row.params,
+                **{
+                    k: first.get(k)
+                    for k in ("dataset", "backbone", "attention", "variant", "mixup")
+                },
+                "folds": {str(f): row.acc.get(f) for f in folds},
+                "mean": mean,
+                "std": std,
+                "best_epoch_folds": {str(f): row.best_on_test.get(f) for f in folds},
+                "best_epoch_mean": b_mean,
+                "best_epoch_std": b_std,
+                "n_completed": len(row.acc),
+                "n_expected": len(folds),
+                "missing_folds": [f for f in folds if f not in row.acc],
+                "failed_folds": sorted(row.failed),
+                "job_dirs": [str(j.dir) for j in done],
+            }
+        )
+        failed += [
+            {
+                "configuration": label,
+                "fold": j.fold,
+                "job_dir": str(j.dir),
+                "error": str((j.results or {}).get("error", "unknown error")),
+            }
+            for j in row.jobs
+            if j.status == "failed"
+        ]
+        unfinished += [
+            {"configuration": label, "status": j.status, "fold": j.fold, "job_dir": str(j.dir)}
+            for j in row.jobs
+            if j.status not in ("completed", "failed")
+        ]
     complete = all(not r["missing_folds"] for r in out_rows) and bool(out_rows)
     return {
         "sweep_dir": str(sweep_dir),
         "metric": f"{HEADLINE}: accuracy of the last epoch's weights on the held-out fold",
         "best_epoch_metric": f"{BEST_ON_TEST}: best epoch chosen on the held-out fold itself "
-                             "(the paper's practice; optimistic)",
+        "(the paper's practice; optimistic)",
         "std": "sample standard deviation over finished folds (n-1); null with one fold",
         "averaged_over": "finished folds only; missing and failed folds are listed, not averaged",
         "complete": complete,
@@ -215,38 +236,63 @@ def _pm(mean: float | None, std: float | None) -> str:
 
 def to_markdown(summary: dict[str, Any]) -> str:
     folds = summary["folds"]
-    head = (["configuration", "dataset", *[f"fold {f}" for f in folds], "mean ± std",
-             "best-epoch-on-test mean ± std", "folds done"])
-    lines = [f"# Cross-validation summary: {summary['sweep_dir']}", "",
-             "Accuracy (%) of the last epoch's weights on each held-out fold; mean ± sample std "
-             "over finished folds. The best-epoch-on-test column lets the held-out fold pick the "
-             "epoch (the paper's practice): optimistic, shown for comparison only.", "",
-             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    head = [
+        "configuration",
+        "dataset",
+        *[f"fold {f}" for f in folds],
+        "mean ± std",
+        "best-epoch-on-test mean ± std",
+        "folds done",
+    ]
+    lines = [
+        f"# Cross-validation summary: {summary['sweep_dir']}",
+        "",
+        "Accuracy (%) of the last epoch's weights on each held-out fold; mean ± sample std "
+        "over finished folds. The best-epoch-on-test column lets the held-out fold pick the "
+        "epoch (the paper's practice): optimistic, shown for comparison only.",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
     for r in summary["rows"]:
-        cells = [r["configuration"], str(r.get("dataset") or "–"),
-                 *[_pct(r["folds"][str(f)]) for f in folds], _pm(r["mean"], r["std"]),
-                 _pm(r["best_epoch_mean"], r["best_epoch_std"]),
-                 f"{r['n_completed']}/{r['n_expected']}"]
+        cells = [
+            r["configuration"],
+            str(r.get("dataset") or "–"),
+            *[_pct(r["folds"][str(f)]) for f in folds],
+            _pm(r["mean"], r["std"]),
+            _pm(r["best_epoch_mean"], r["best_epoch_std"]),
+            f"{r['n_completed']}/{r['n_expected']}",
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     pooled = [r for r in summary["rows"] if r.get("pooled")]
     if pooled:
-        lines += ["", "**Pooled out-of-fold predictions** (every clip scored once, by the model "
-                  "that held out its fold; per-class report and confusion matrix in the folder):"]
-        lines += [f"- {r['configuration']}: accuracy {_pct(r['pooled']['accuracy'])}, macro F1 "
-                  f"{_pct(r['pooled']['macro_f1'])} over {r['pooled']['num_clips']} clips, folds "
-                  f"{r['pooled']['folds']} ({r['pooled']['dir']})" for r in pooled]
+        lines += [
+            "",
+            "**Pooled out-of-fold predictions** (every clip scored once, by the model "
+            "that held out its fold; per-class report and confusion matrix in the folder):",
+        ]
+        lines += [
+            f"- {r['configuration']}: accuracy {_pct(r['pooled']['accuracy'])}, macro F1 "
+            f"{_pct(r['pooled']['macro_f1'])} over {r['pooled']['num_clips']} clips, folds "
+            f"{r['pooled']['folds']} ({r['pooled']['dir']})"
+            for r in pooled
+        ]
     missing = [r for r in summary["rows"] if r["missing_folds"]]
     if missing:
         lines += ["", "**Incomplete:** means above cover finished folds only."]
         lines += [f"- {r['configuration']}: missing fold(s) {r['missing_folds']}" for r in missing]
     if summary["failed"]:
         lines += ["", "**Failed jobs:**"]
-        lines += [f"- {f['configuration']} fold {f['fold']} ({f['job_dir']}): {f['error']}"
-                  for f in summary["failed"]]
+        lines += [
+            f"- {f['configuration']} fold {f['fold']} ({f['job_dir']}): {f['error']}"
+            for f in summary["failed"]
+        ]
     if summary["unfinished"]:
         lines += ["", "**Unfinished jobs** (running, killed or preempted):"]
-        lines += [f"- {u['configuration']} fold {u['fold']} ({u['status']}, {u['job_dir']})"
-                  for u in summary["unfinished"]]
+        lines += [
+            f"- {u['configuration']} fold {u['fold']} ({u['status']}, {u['job_dir']})"
+            for u in summary["unfinished"]
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -264,8 +310,11 @@ def box_plot(summary: dict[str, Any], path: Path) -> None:
         ax.boxplot(data)
         for i, values in enumerate(data, start=1):
             ax.scatter([i] * len(values), values, s=12, color="black", zorder=3)
-        ax.set_xticks(range(1, len(rows) + 1),
-                      [r["configuration"].replace(" ", "\n") for r in rows], fontsize=8)
+        ax.set_xticks(
+            range(1, len(rows) + 1),
+            [r["configuration"].replace(" ", "\n") for r in rows],
+            fontsize=8,
+        )
     ax.set_ylabel("held-out fold accuracy (%), last epoch")
     ax.set_title("fold accuracies")
     fig.tight_layout()
@@ -276,8 +325,11 @@ def box_plot(summary: dict[str, Any], path: Path) -> None:
 
 def write_summary(summary: dict[str, Any], out_dir: str | Path) -> dict[str, Path]:
     out_dir = Path(out_dir)
-    paths = {"json": out_dir / SUMMARY_JSON, "md": out_dir / SUMMARY_MD,
-             "png": out_dir / SUMMARY_PNG}
+    paths = {
+        "json": out_dir / SUMMARY_JSON,
+        "md": out_dir / SUMMARY_MD,
+        "png": out_dir / SUMMARY_PNG,
+    }
     write_json_atomic(paths["json"], summary)
     write_text_atomic(paths["md"], to_markdown(summary))
     box_plot(summary, paths["png"])
@@ -299,9 +351,13 @@ def pool_predictions(summary: dict[str, Any], sweep_dir: Path) -> None:
             continue
         out = sweep_dir / "pooled" / f"row{i:02d}"
         rep = pooled_report(dirs, out, f"{row['configuration']}: out-of-fold, pooled over folds")
-        row["pooled"] = {"dir": str(out), "accuracy": rep["accuracy"],
-                         "macro_f1": rep["macro_f1"], "num_clips": rep["num_clips"],
-                         "folds": rep["folds"]}
+        row["pooled"] = {
+            "dir": str(out),
+            "accuracy": rep["accuracy"],
+            "macro_f1": rep["macro_f1"],
+            "num_clips": rep["num_clips"],
+            "folds": rep["folds"],
+        }
 
 
 def summarize(sweep_dir: str | Path) -> dict[str, Any]:
@@ -324,18 +380,40 @@ def log_summary_to_wandb(summary: dict[str, Any], config: DictConfig) -> str | N
     from .loggers import group_name, wandb_offline
 
     sweep_dir = Path(config.hydra.sweep.dir)
-    run = wandb.init(project=w.project, entity=w.get("entity"), job_type="summary",
-                     group=w.get("group") or group_name(str(config.experiment), sweep_dir),
-                     name=f"{config.experiment}-cv-summary", tags=[str(config.experiment)],
-                     dir=str(sweep_dir), mode="offline" if wandb_offline(w.get("offline", True))
-                     else "online", reinit="create_new")
+    run = wandb.init(
+        project=w.project,
+        entity=w.get("entity"),
+        job_type="summary",
+        group=w.get("group") or group_name(str(config.experiment), sweep_dir),
+        name=f"{config.experiment}-cv-summary",
+        tags=[str(config.experiment)],
+        dir=str(sweep_dir),
+        mode="offline" if wandb_offline(w.get("offline", True)) else "online",
+        reinit="create_new",
+    )
     try:
         folds = summary["folds"]
-        table = wandb.Table(columns=["configuration", *[f"fold {f}" for f in folds], "mean",
-                                     "std", "best_epoch_mean", "n_completed", "n_expected"])
+        table = wandb.Table(
+            columns=[
+                "configuration",
+                *[f"fold {f}" for f in folds],
+                "mean",
+                "std",
+                "best_epoch_mean",
+                "n_completed",
+                "n_expected",
+            ]
+        )
         for r in summary["rows"]:
-            table.add_data(r["configuration"], *[r["folds"][str(f)] for f in folds], r["mean"],
-                           r["std"], r["best_epoch_mean"], r["n_completed"], r["n_expected"])
+            table.add_data(
+                r["configuration"],
+                *[r["folds"][str(f)] for f in folds],
+                r["mean"],
+                r["std"],
+                r["best_epoch_mean"],
+                r["n_completed"],
+                r["n_expected"],
+            )
         run.log({"cv_summary": table})
         png = sweep_dir / SUMMARY_PNG
         if png.exists():
@@ -367,8 +445,7 @@ class CVSummaryCallback(_HydraCallback):
         except Exception:  # a summary must never turn a finished sweep into a failure
             log.exception("cross-validation summary of %s failed", sweep_dir)
             return
-        log.info("cross-validation summary -> %s\n%s", sweep_dir / SUMMARY_MD,
-                 to_markdown(summary))
+        log.info("cross-validation summary -> %s\n%s", sweep_dir / SUMMARY_MD, to_markdown(summary))
         if self.wandb:
             try:
                 log_summary_to_wandb(summary, config)
@@ -377,16 +454,19 @@ class CVSummaryCallback(_HydraCallback):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fpam_lightning.summarize",
-                                     description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m fpam_lightning.summarize", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("sweep_dir", type=Path, help="a multirun folder (logs/<exp>/multiruns/...)")
     args = parser.parse_args(argv)
     if not args.sweep_dir.is_dir():
         print(f"error: {args.sweep_dir} is not a folder", file=sys.stderr)
         return 2
     if not job_dirs(args.sweep_dir):
-        print(f"error: no job folders (results.json or .hydra/) under {args.sweep_dir}",
-              file=sys.stderr)
+        print(
+            f"error: no job folders (results.json or .hydra/) under {args.sweep_dir}",
+            file=sys.stderr,
+        )
         return 2
     summary = summarize(args.sweep_dir)
     print(to_markdown(summary), end="")

@@ -98,14 +98,22 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     module = build_module(cfg, dm)
     params = count_parameters(module.net)
     flops = count_flops(module.net, dm.clip_samples)
-    log.info("model: %s + %s head (%s variant), %.2fM parameters, %.2f GFLOPs per %.2f s clip",
-             cfg.backbone.name, cfg.attention.name, cfg.model.variant, params / 1e6, flops / 1e9,
-             dm.clip_samples / dm.sample_rate)
+    log.info(
+        "model: %s + %s head (%s variant), %.2fM parameters, %.2f GFLOPs per %.2f s clip",
+        cfg.backbone.name,
+        cfg.attention.name,
+        cfg.model.variant,
+        params / 1e6,
+        flops / 1e9,
+        dm.clip_samples / dm.sample_rate,
+    )
 
     use_job_config_for_ddp_children(cfg, output_dir)  # DDP ranks: this job, this folder
     loggers = build_loggers(cfg, output_dir, dm.name)
     trainer: Trainer = instantiate(
-        cfg.trainer, logger=loggers or False, default_root_dir=str(output_dir),
+        cfg.trainer,
+        logger=loggers or False,
+        default_root_dir=str(output_dir),
         callbacks=build_callbacks(cfg, output_dir, bool(loggers)),
         plugins=[SafeCheckpointIO(), *cluster_plugins()],  # atomic saves, weights_only loads
     )
@@ -154,19 +162,32 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     }
     if trainer.is_global_zero:
         write_results(output_dir, results)
-        log.info("fold %d test accuracy (last epoch) %.4f -> %s", dm.fold, results["test_acc"],
-                 output_dir / "results.json")
+        log.info(
+            "fold %d test accuracy (last epoch) %.4f -> %s",
+            dm.fold,
+            results["test_acc"],
+            output_dir / "results.json",
+        )
     return results
 
 
-def preempted(cfg: DictConfig, trainer: Trainer, preemption: Preemption, output_dir: Path,
-              fold: int) -> dict[str, Any]:
+def preempted(
+    cfg: DictConfig, trainer: Trainer, preemption: Preemption, output_dir: Path, fold: int
+) -> dict[str, Any]:
     """A signal stopped training at an epoch end: record it, requeue, say how to resume."""
     ckpt = output_dir / "checkpoints" / "last.ckpt"
-    message = (f"stopped by a signal after {trainer.current_epoch} epochs; {ckpt} holds them. "
-               f"Resume with ckpt_path=last hydra.run.dir={output_dir}")
-    results = {"status": "preempted", "fold": fold, "epochs": int(trainer.current_epoch),
-               "ckpt_path": str(ckpt), "message": message, "test_acc": None}
+    message = (
+        f"stopped by a signal after {trainer.current_epoch} epochs; {ckpt} holds them. "
+        f"Resume with ckpt_path=last hydra.run.dir={output_dir}"
+    )
+    results = {
+        "status": "preempted",
+        "fold": fold,
+        "epochs": int(trainer.current_epoch),
+        "ckpt_path": str(ckpt),
+        "message": message,
+        "test_acc": None,
+    }
     if trainer.is_global_zero:
         write_results(output_dir, results)
     log.warning("%s", message)
@@ -193,17 +214,19 @@ def main(cfg: DictConfig) -> float | None:
         finish_wandb(1)
         print(f"error: {e}", file=sys.stderr)  # one line, no traceback (exit_on_user_error)
         if _is_multirun():
-            write_results(output_dir_of(cfg), {"status": "failed", "error": str(e),
-                                                "fold": cfg.data.fold})
+            write_results(
+                output_dir_of(cfg), {"status": "failed", "error": str(e), "fold": cfg.data.fold}
+            )
             return None
         sys.exit(USER_ERROR_EXIT_CODE)
     except BaseException as e:
         finish_wandb(1)
         if _is_multirun() and isinstance(e, Exception):
             log.exception("job failed")
-            write_results(output_dir_of(cfg), {"status": "failed",
-                                                "error": f"{type(e).__name__}: {e}",
-                                                "fold": cfg.data.fold})
+            write_results(
+                output_dir_of(cfg),
+                {"status": "failed", "error": f"{type(e).__name__}: {e}", "fold": cfg.data.fold},
+            )
             return None
         raise
 

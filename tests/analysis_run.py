@@ -12,8 +12,7 @@ from pathlib import Path
 
 from helpers import run_cli
 
-EXTRA = ["trainer.max_epochs=2", "logger=csv", "callbacks=figures",
-         "callbacks.figure_epochs=[1]"]
+EXTRA = ["trainer.max_epochs=2", "logger=csv", "callbacks=figures", "callbacks.figure_epochs=[1]"]
 
 
 def trained_run(tmp_path_factory, tiny_overrides: list[str]) -> Path:

@@ -14,6 +14,7 @@ os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+
 @pytest.fixture(scope="session")
 def data_dir(tmp_path_factory) -> Path:
     """A session-wide `paths.data_dir`: the tiny synthetic set is generated here once."""

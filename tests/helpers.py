@@ -15,8 +15,12 @@ CONF = REPO / "conf"
 ESC10 = REPO.parent / "shared" / "data" / "esc10"
 
 # The synthetic set every quick test trains on: 4 classes x 2 clips x 5 folds of 0.5 s.
-TINY_SYNTHETIC = {"num_classes": 4, "clips_per_class_per_fold": 2, "seconds": 0.5,
-                  "sample_rate": 16000}
+TINY_SYNTHETIC = {
+    "num_classes": 4,
+    "clips_per_class_per_fold": 2,
+    "seconds": 0.5,
+    "sample_rate": 16000,
+}
 
 
 def write_wav(path: Path, data: np.ndarray, sample_rate: int, subtype: str = "PCM_16") -> Path:
@@ -50,14 +54,28 @@ def compose_config(config_name: str, overrides: list[str], output_dir: Path):
     return cfg
 
 
-def run_cli(module: str, *args: str, cwd: Path | None = None, timeout: float = 600,
-            env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
+def run_cli(
+    module: str,
+    *args: str,
+    cwd: Path | None = None,
+    timeout: float = 600,
+    env: dict | None = None,
+    check: bool = True,
+) -> subprocess.CompletedProcess:
     """Run `python -m module args...` as a user would, returning the completed process."""
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
-    proc = subprocess.run([sys.executable, "-m", module, *args], cwd=cwd or REPO, env=full_env,
-                          capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=cwd or REPO,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     if check and proc.returncode != 0:
-        raise AssertionError(f"{module} {' '.join(args)} exited {proc.returncode}\n"
-                             f"--- stdout ---\n{proc.stdout[-4000:]}\n"
-                             f"--- stderr ---\n{proc.stderr[-4000:]}")
+        raise AssertionError(
+            f"{module} {' '.join(args)} exited {proc.returncode}\n"
+            f"--- stdout ---\n{proc.stdout[-4000:]}\n"
+            f"--- stderr ---\n{proc.stderr[-4000:]}"
+        )
     return proc

@@ -9,8 +9,10 @@ from fpam_lightning.config import group_options, validate
 from fpam_lightning.errors import ConfigError
 
 BAD = {
-    "esc10 fold 6": (["data=esc10", "data.fold=6"], "data.fold=6 is out of range for esc10: "
-                                                   "choose 1..5"),
+    "esc10 fold 6": (
+        ["data=esc10", "data.fold=6"],
+        "data.fold=6 is out of range for esc10: choose 1..5",
+    ),
     "esc50 fold 0": (["data.fold=0"], "data.fold=0 is out of range for esc50: choose 1..5"),
     "us8k fold 11": (["data=us8k", "data.fold=11"], "choose 1..10"),
     "zero batch": (["data.batch_size=0"], "data.batch_size=0 must be a positive integer"),
@@ -69,9 +71,16 @@ def test_group_options_come_from_conf():
 
 def test_cli_stops_before_data_with_one_line_and_exit_code_2(tmp_path):
     data = tmp_path / "data"
-    proc = run_cli("fpam_lightning.train", "data=esc10", "data.fold=6", "data.batch_size=0",
-                   f"paths.data_dir={data}", f"hydra.run.dir={tmp_path / 'run'}", "logger=none",
-                   check=False)
+    proc = run_cli(
+        "fpam_lightning.train",
+        "data=esc10",
+        "data.fold=6",
+        "data.batch_size=0",
+        f"paths.data_dir={data}",
+        f"hydra.run.dir={tmp_path / 'run'}",
+        "logger=none",
+        check=False,
+    )
     assert proc.returncode == 2, proc.stderr[-2000:]
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1
@@ -82,8 +91,12 @@ def test_cli_stops_before_data_with_one_line_and_exit_code_2(tmp_path):
 
 @pytest.mark.slow
 def test_cli_unknown_group_option_lists_the_choices(tmp_path):
-    proc = run_cli("fpam_lightning.train", "backbone=resnet51",
-                   f"hydra.run.dir={tmp_path / 'run'}", check=False)
+    proc = run_cli(
+        "fpam_lightning.train",
+        "backbone=resnet51",
+        f"hydra.run.dir={tmp_path / 'run'}",
+        check=False,
+    )
     assert proc.returncode != 0
     assert "Could not find 'backbone/resnet51'" in proc.stderr
     for option in group_options("backbone"):

@@ -18,21 +18,43 @@ ODD = {"num_classes": 3, "clips_per_class_per_fold": 3, "seconds": 0.5, "sample_
 
 
 def odd_overrides(data_dir) -> list[str]:
-    return ["data=synthetic", f"paths.data_dir={data_dir}", "data.num_classes=3",
-            "data.clip_seconds=0.5", "data.batch_size=4", "data.num_workers=0",
-            *[f"data.synthetic.{k}={v}" for k, v in ODD.items()],
-            "backbone=resnet18", "attention.channels=16", "trainer.max_epochs=1",
-            "trainer.enable_progress_bar=false", "logger=none"]
+    return [
+        "data=synthetic",
+        f"paths.data_dir={data_dir}",
+        "data.num_classes=3",
+        "data.clip_seconds=0.5",
+        "data.batch_size=4",
+        "data.num_workers=0",
+        *[f"data.synthetic.{k}={v}" for k, v in ODD.items()],
+        "backbone=resnet18",
+        "attention.channels=16",
+        "trainer.max_epochs=1",
+        "trainer.enable_progress_bar=false",
+        "logger=none",
+    ]
 
 
 def test_ddp_cpu_multirun_job_reduces_over_both_ranks(tmp_path):
     logs, sweep = tmp_path / "logs", tmp_path / "sweep"
     ovr = odd_overrides(tmp_path / "data")
-    proc = run_cli("fpam_lightning.train", "-m", *ovr, "trainer=ddp_cpu", "trainer.devices=2",
-                   f"paths.log_dir={logs}", f"hydra.sweep.dir={sweep}", timeout=600)
+    proc = run_cli(
+        "fpam_lightning.train",
+        "-m",
+        *ovr,
+        "trainer=ddp_cpu",
+        "trainer.devices=2",
+        f"paths.log_dir={logs}",
+        f"hydra.sweep.dir={sweep}",
+        timeout=600,
+    )
     # One job folder; the child rank wrote into it, started no sweep and made no run folder.
     assert sorted(p.name for p in sweep.iterdir() if not p.name.startswith(".")) == [
-        "0", "cv_summary.json", "cv_summary.md", "cv_summary.png", "multirun.yaml"]
+        "0",
+        "cv_summary.json",
+        "cv_summary.md",
+        "cv_summary.png",
+        "multirun.yaml",
+    ]
     assert not logs.exists()
     job = sweep / "0"
     assert (job / "train_ddp_process_1.log").exists()
@@ -44,10 +66,16 @@ def test_ddp_cpu_multirun_job_reduces_over_both_ranks(tmp_path):
     cfg = compose_train([*ovr, "trainer=cpu"], tmp_path / "eval")
     dm = build_datamodule(cfg)
     dm.prepare_data()
-    trainer = Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
-                      default_root_dir=str(tmp_path / "eval"))
-    single = trainer.test(build_module(cfg, dm), datamodule=dm, ckpt_path=res["ckpt_path"],
-                          verbose=False)[0]
+    trainer = Trainer(
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_progress_bar=False,
+        default_root_dir=str(tmp_path / "eval"),
+    )
+    single = trainer.test(
+        build_module(cfg, dm), datamodule=dm, ckpt_path=res["ckpt_path"], verbose=False
+    )[0]
     assert res["test_acc"] == pytest.approx(single["test/acc"], abs=1e-6)
     assert res["test_loss"] == pytest.approx(single["test/loss"], rel=1e-4)
     summary = json.loads((sweep / "cv_summary.json").read_text())
@@ -58,9 +86,17 @@ def test_ddp_cpu_multirun_job_reduces_over_both_ranks(tmp_path):
 def test_ddp_cpu_second_job_of_a_multirun_does_not_hang(tmp_path):
     """Each job needs a fresh process group: the second must not wait on the first's ranks."""
     sweep = tmp_path / "sweep"
-    run_cli("fpam_lightning.train", "-m", *odd_overrides(tmp_path / "data"), "trainer=ddp_cpu",
-            "trainer.devices=2", "data.fold=1,2", f"paths.log_dir={tmp_path / 'logs'}",
-            f"hydra.sweep.dir={sweep}", timeout=900)
+    run_cli(
+        "fpam_lightning.train",
+        "-m",
+        *odd_overrides(tmp_path / "data"),
+        "trainer=ddp_cpu",
+        "trainer.devices=2",
+        "data.fold=1,2",
+        f"paths.log_dir={tmp_path / 'logs'}",
+        f"hydra.sweep.dir={sweep}",
+        timeout=900,
+    )
     for job, fold in (("0", 1), ("1", 2)):
         res = json.loads((sweep / job / "results.json").read_text())
         assert res["status"] == "completed" and res["fold"] == fold

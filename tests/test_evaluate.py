@@ -25,11 +25,23 @@ def read_rows(path: Path) -> list[dict]:
 def test_evaluate_cli_report_agrees_with_predictions(run_dir, tiny_overrides, tmp_path):
     out = tmp_path / "eval"
     ckpt = run_dir / "checkpoints" / "last.ckpt"
-    run_cli("fpam_lightning.evaluate", f"ckpt_path={ckpt}", *data_overrides(tiny_overrides),
-            "logger=wandb", f"hydra.run.dir={out}", env={"WANDB_MODE": "offline"})
-    for name in ("results.json", "predictions.csv", "classification_report.json",
-                 "classification_report.txt", "confusion_matrix.png", "confusion_matrix.csv",
-                 "embeddings.npz"):
+    run_cli(
+        "fpam_lightning.evaluate",
+        f"ckpt_path={ckpt}",
+        *data_overrides(tiny_overrides),
+        "logger=wandb",
+        f"hydra.run.dir={out}",
+        env={"WANDB_MODE": "offline"},
+    )
+    for name in (
+        "results.json",
+        "predictions.csv",
+        "classification_report.json",
+        "classification_report.txt",
+        "confusion_matrix.png",
+        "confusion_matrix.csv",
+        "embeddings.npz",
+    ):
         assert (out / name).stat().st_size > 0, name
     results = json.loads((out / "results.json").read_text())
     rows = read_rows(out / "predictions.csv")
@@ -50,8 +62,10 @@ def test_evaluate_cli_report_agrees_with_predictions(run_dir, tiny_overrides, tm
         assert report[n]["recall"] == pytest.approx(tp / max(1, (y == c).sum()))
         assert report[n]["precision"] == pytest.approx(tp / max(1, (p == c).sum()))
     assert report["accuracy"] == pytest.approx(results["test_acc"])
-    cm = [[int(v) for k, v in r.items() if k != "true_class"]
-          for r in read_rows(out / "confusion_matrix.csv")]
+    cm = [
+        [int(v) for k, v in r.items() if k != "true_class"]
+        for r in read_rows(out / "confusion_matrix.csv")
+    ]
     assert np.trace(cm) == int((y == p).sum()) and np.sum(cm) == len(rows)
     # ...and the same files went to the offline W&B run.
     assert results["wandb_run_id"]
@@ -69,8 +83,12 @@ def test_pooled_report_merges_folds(run_dir, tiny_overrides, tmp_path):
 
     ckpt = run_dir / "checkpoints" / "last.ckpt"
     fold2 = tmp_path / "fold2"
-    res = evaluate(compose_evaluate([f"ckpt_path={ckpt}", *data_overrides(tiny_overrides),
-                                     "data.fold=2", "logger=none"], fold2))
+    res = evaluate(
+        compose_evaluate(
+            [f"ckpt_path={ckpt}", *data_overrides(tiny_overrides), "data.fold=2", "logger=none"],
+            fold2,
+        )
+    )
     assert res["fold"] == 2
     # run_dir's predictions.csv comes from the OutOfFoldPredictions callback (fold 1).
     train_res = json.loads((run_dir / "results.json").read_text())
@@ -89,8 +107,13 @@ def test_pooled_report_merges_folds(run_dir, tiny_overrides, tmp_path):
 def test_evaluate_cli_bad_checkpoint_is_one_line(tmp_path, tiny_overrides):
     bogus = tmp_path / "bogus.ckpt"
     bogus.write_bytes(b"not a checkpoint")
-    proc = run_cli("fpam_lightning.evaluate", f"ckpt_path={bogus}",
-                   *data_overrides(tiny_overrides), "logger=none",
-                   f"hydra.run.dir={tmp_path / 'out'}", check=False)
+    proc = run_cli(
+        "fpam_lightning.evaluate",
+        f"ckpt_path={bogus}",
+        *data_overrides(tiny_overrides),
+        "logger=none",
+        f"hydra.run.dir={tmp_path / 'out'}",
+        check=False,
+    )
     assert proc.returncode == 2
     assert "error: cannot read" in proc.stderr and "Traceback" not in proc.stderr

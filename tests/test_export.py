@@ -50,8 +50,9 @@ def check_sidecar(model: Path, fmt: str) -> dict:
 
 def test_torchscript_export_matches_pytorch(ckpt, tmp_path):
     out = tmp_path / "model.pt"
-    proc = run_cli("fpam_lightning.export", f"ckpt_path={ckpt}", "format=torchscript",
-                   f"output={out}")
+    proc = run_cli(
+        "fpam_lightning.export", f"ckpt_path={ckpt}", "format=torchscript", f"output={out}"
+    )
     assert proc.stdout.strip().splitlines()[-1] == str(out)
     check_sidecar(out, "torchscript")
     x = fresh_input(8000)
@@ -84,8 +85,12 @@ def test_export_default_path_and_bad_input(ckpt, tmp_path):
     from fpam_lightning.export import default_output, export
 
     assert default_output(ckpt, "onnx") == ckpt.parent.parent / "export" / "last.onnx"
-    proc = run_cli("fpam_lightning.export", f"ckpt_path={tmp_path / 'nope.ckpt'}",
-                   "format=torchscript", check=False)
+    proc = run_cli(
+        "fpam_lightning.export",
+        f"ckpt_path={tmp_path / 'nope.ckpt'}",
+        "format=torchscript",
+        check=False,
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "error: ckpt_path=" in proc.stderr and "is not a file" in proc.stderr
     with pytest.raises(ConfigError, match="choose onnx or torchscript"):

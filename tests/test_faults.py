@@ -34,9 +34,14 @@ def _state(ckpt: Path) -> dict[str, torch.Tensor]:
 def _signal_after_first_checkpoint(overrides: list[str], run_dir: Path, sig: int):
     """Start training as a user would, send `sig` once epoch 0's last.ckpt is on disk."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "fpam_lightning.train", *overrides,
-                             f"hydra.run.dir={run_dir}"], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fpam_lightning.train", *overrides, f"hydra.run.dir={run_dir}"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     ckpt = run_dir / "checkpoints" / "last.ckpt"
     deadline = time.monotonic() + 300
     while not ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:
@@ -72,8 +77,10 @@ def test_sigterm_saves_epoch_checkpoint_and_resume_matches_uninterrupted(tiny_ov
     assert "Traceback" not in out and "preempted:" in out
     stopped = _results(run_dir)
     assert stopped["status"] == "preempted" and 1 <= stopped["epochs"] < 3
-    assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] == \
-        stopped["epochs"] - 1
+    assert (
+        torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["epoch"]
+        == stopped["epochs"] - 1
+    )
     assert not list((run_dir / "checkpoints").glob(".*tmp"))  # no staging files left behind
 
     # The resume and the reference run in-process (the same train() as the CLI's) to save time.
@@ -105,8 +112,7 @@ def test_sigusr1_preemption_resumes_the_same_wandb_run(tiny_overrides, tmp_path)
 # --- numerical faults -----------------------------------------------------------------------------
 def test_nan_loss_stops_at_its_step_and_keeps_the_checkpoint_before_it(tiny_overrides, tmp_path):
     # 32 training clips / batch 8 = 4 steps an epoch: step 5 is epoch 1, batch 1.
-    cfg = compose_train([*tiny_overrides, "trainer.max_epochs=3", "debug.nan_at_step=5"],
-                        tmp_path)
+    cfg = compose_train([*tiny_overrides, "trainer.max_epochs=3", "debug.nan_at_step=5"], tmp_path)
     with pytest.raises(NumericalError) as err:
         train(cfg)
     msg = str(err.value)
@@ -133,8 +139,9 @@ def test_resume_from_poisoned_checkpoint_refuses_and_runs_nothing(tiny_overrides
     good = train(compose_train(tiny_overrides, tmp_path / "good"))
     template = torch.load(good["ckpt_path"], weights_only=True)  # our own checkpoints load
     evil = _poisoned_checkpoint(tmp_path / "evil.ckpt", marker, template)
-    cfg = compose_train([*tiny_overrides, "trainer.max_epochs=2", f"ckpt_path={evil}"],
-                        tmp_path / "resume")
+    cfg = compose_train(
+        [*tiny_overrides, "trainer.max_epochs=2", f"ckpt_path={evil}"], tmp_path / "resume"
+    )
     with pytest.raises(UnsafeCheckpointError, match="refusing to load"):
         train(cfg)
     assert not marker.exists()
@@ -150,11 +157,14 @@ def test_other_load_paths_refuse_the_payload(tmp_path):
 
     marker = tmp_path / "pwned"
     backbone = build_backbone("resnet18", [5], paper_stem=True)
-    evil = _poisoned_checkpoint(tmp_path / "evil.pt", marker,
-                                {"state_dict": dict(backbone.state_dict())})
-    for load in (lambda: load_backbone_checkpoint(backbone, evil),  # backbone.checkpoint
-                 lambda: read_checkpoint(evil),                     # evaluate / predict
-                 lambda: safe_torch_load(evil)):
+    evil = _poisoned_checkpoint(
+        tmp_path / "evil.pt", marker, {"state_dict": dict(backbone.state_dict())}
+    )
+    for load in (
+        lambda: load_backbone_checkpoint(backbone, evil),  # backbone.checkpoint
+        lambda: read_checkpoint(evil),  # evaluate / predict
+        lambda: safe_torch_load(evil),
+    ):
         with pytest.raises(FpamError):
             load()
     assert not marker.exists()
@@ -198,8 +208,9 @@ def test_sweep_summary_lists_the_failed_job_and_averages_the_rest(tiny_overrides
     from fpam_lightning.summarize import summarize
 
     sweep = tmp_path / "sweep"
-    run_cli("fpam_lightning.train", "-m", *tiny_overrides, "data.fold=1,9",
-            f"hydra.sweep.dir={sweep}")
+    run_cli(
+        "fpam_lightning.train", "-m", *tiny_overrides, "data.fold=1,9", f"hydra.sweep.dir={sweep}"
+    )
     summary = summarize(sweep)
     (row,) = summary["rows"]
     done = _results(sweep / "0")

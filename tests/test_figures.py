@@ -32,21 +32,37 @@ def png_shape(path: Path) -> tuple[int, int]:
 def test_confusion_cli_subprocess(run_dir, tmp_path):
     """As a user runs it; the other sub-commands are driven in-process through the same main()."""
     out = tmp_path / "cm.png"
-    proc = run_cli("fpam_lightning.figures", "confusion", str(run_dir / "predictions.csv"),
-                   "--title", "fold 1", "--out", str(out))
+    proc = run_cli(
+        "fpam_lightning.figures",
+        "confusion",
+        str(run_dir / "predictions.csv"),
+        "--title",
+        "fold 1",
+        "--out",
+        str(out),
+    )
     assert proc.stdout.strip() == str(out)
     assert png_shape(out) == (400, 500)  # side 4 in (+1 in for the colour bar) for 4 classes
 
 
-@pytest.mark.parametrize("kind,args,shape", [
-    # 4 classes in the test fold -> 4 rows; the spectrogram + Res-3/4/5 maps -> 4 columns.
-    ("attention", ["{ckpt}", "--predictions", "{run}/predictions.csv", "--per-class"],
-     (920, 1240)),
-    ("tsne", ["{run}/figures/embeddings_epoch001.npz", "{run}/figures/embeddings_epoch002.npz"],
-     (400, 1000)),  # two panels (epochs) side by side
-    ("curves", ["{run}"], (380, 1000)),  # finds csv/metrics.csv under the run folder
-    ("box", ["{run}"], (400, 400)),  # one configuration
-])
+@pytest.mark.parametrize(
+    "kind,args,shape",
+    [
+        # 4 classes in the test fold -> 4 rows; the spectrogram + Res-3/4/5 maps -> 4 columns.
+        (
+            "attention",
+            ["{ckpt}", "--predictions", "{run}/predictions.csv", "--per-class"],
+            (920, 1240),
+        ),
+        (
+            "tsne",
+            ["{run}/figures/embeddings_epoch001.npz", "{run}/figures/embeddings_epoch002.npz"],
+            (400, 1000),
+        ),  # two panels (epochs) side by side
+        ("curves", ["{run}"], (380, 1000)),  # finds csv/metrics.csv under the run folder
+        ("box", ["{run}"], (400, 400)),  # one configuration
+    ],
+)
 def test_figure_subcommands(run_dir, tmp_path, capsys, kind, args, shape):
     from fpam_lightning.figures import main
 
@@ -63,8 +79,11 @@ def test_attention_from_wav_files_and_errors(run_dir, tmp_path, capsys):
 
     from fpam_lightning.figures import main
 
-    wav = write_wav(tmp_path / "stereo_44k.wav", 0.2 * np.random.default_rng(1).standard_normal(
-        (44100, 2)), 44100)
+    wav = write_wav(
+        tmp_path / "stereo_44k.wav",
+        0.2 * np.random.default_rng(1).standard_normal((44100, 2)),
+        44100,
+    )
     out = tmp_path / "att.png"
     ckpt = str(run_dir / "checkpoints" / "last.ckpt")
     assert main(["attention", ckpt, str(wav), "--out", str(out)]) == 0
@@ -85,7 +104,8 @@ def test_figure_logger_wrote_epoch_figures(run_dir):
         assert png_shape(figs / f"attention_epoch{epoch:03d}.png") == (920, 1240)
         assert (figs / f"embeddings_epoch{epoch:03d}.npz").stat().st_size > 0
     assert sorted(p.name for p in figs.glob("*.png")) == sorted(
-        f"{k}_epoch{e:03d}.png" for k in ("attention", "confusion", "tsne") for e in (1, 2))
+        f"{k}_epoch{e:03d}.png" for k in ("attention", "confusion", "tsne") for e in (1, 2)
+    )
 
 
 @pytest.mark.slow
@@ -94,8 +114,15 @@ def test_figure_logger_logs_images_to_wandb(tiny_overrides, tmp_path):
     from wandb_records import read_records
 
     out = tmp_path / "run"
-    run_cli("fpam_lightning.train", *tiny_overrides, "trainer.max_epochs=2", "logger=wandb",
-            "callbacks=figures", "callbacks.figure_epochs=[1]", f"hydra.run.dir={out}")
+    run_cli(
+        "fpam_lightning.train",
+        *tiny_overrides,
+        "trainer.max_epochs=2",
+        "logger=wandb",
+        "callbacks=figures",
+        "callbacks.figure_epochs=[1]",
+        f"hydra.run.dir={out}",
+    )
     results = json.loads((out / "results.json").read_text())
     assert results["status"] == "completed"
     (wb,) = (out / "wandb").glob("offline-run-*")
@@ -111,8 +138,11 @@ def test_figure_logger_logs_images_to_wandb(tiny_overrides, tmp_path):
                 step.setdefault(key, {})[name] = json.loads(item.value_json)
         for key, fields in step.items():
             logged.setdefault(key, []).append(fields)
-    sizes = {"figures/confusion_matrix": (400, 500), "figures/tsne": (400, 580),
-             "figures/attention": (920, 1240)}
+    sizes = {
+        "figures/confusion_matrix": (400, 500),
+        "figures/tsne": (400, 580),
+        "figures/attention": (920, 1240),
+    }
     assert set(logged) == set(sizes)
     for key, images in logged.items():
         assert len(images) == 2, key  # after epoch 1 and after the last (2nd) epoch

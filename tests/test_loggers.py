@@ -14,9 +14,16 @@ from helpers import compose_train
 from fpam_lightning.loggers import build_loggers, group_name, run_name, sweep_group, wandb_offline
 
 
-@pytest.mark.parametrize(("env", "requested", "offline"), [
-    (None, True, True), (None, False, False), ("online", True, False),
-    ("offline", False, True), ("disabled", False, True)])
+@pytest.mark.parametrize(
+    ("env", "requested", "offline"),
+    [
+        (None, True, True),
+        (None, False, False),
+        ("online", True, False),
+        ("offline", False, True),
+        ("disabled", False, True),
+    ],
+)
 def test_offline_unless_asked(monkeypatch, env, requested, offline):
     if env is None:
         monkeypatch.delenv("WANDB_MODE", raising=False)

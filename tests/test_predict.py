@@ -23,7 +23,8 @@ def ckpt(tmp_path_factory, tiny_overrides) -> Path:
 def tone(seconds: float, rate: int, freq: float, channels: int = 1) -> np.ndarray:
     t = np.arange(int(seconds * rate)) / rate
     mono = 0.3 * np.sin(2 * np.pi * freq * t) + 0.01 * np.random.default_rng(0).standard_normal(
-        len(t))
+        len(t)
+    )
     return mono if channels == 1 else np.stack([mono, 0.5 * mono], axis=1)
 
 
@@ -46,8 +47,14 @@ def test_long_stereo_short_8k_and_folder(ckpt, tmp_path):
     write_wav(tmp_path / "audio" / "sub" / "short_8k.wav", tone(0.2, 8000, 300), 8000)
     assert sf.info(long).channels == 2 and sf.info(long).samplerate == 44100
     out_csv, win_csv = tmp_path / "pred.csv", tmp_path / "windows.csv"
-    proc = run_cli("fpam_lightning.predict", f"ckpt_path={ckpt}", str(tmp_path / "audio"),
-                   "top_k=2", f"csv={out_csv}", f"windows_csv={win_csv}")
+    proc = run_cli(
+        "fpam_lightning.predict",
+        f"ckpt_path={ckpt}",
+        str(tmp_path / "audio"),
+        "top_k=2",
+        f"csv={out_csv}",
+        f"windows_csv={win_csv}",
+    )
     assert "(7 windows, 2.00 s)" in proc.stdout and "(1 window, 0.20 s)" in proc.stdout
     rows = {Path(r["file"]).name: r for r in read_rows(out_csv)}
     assert set(rows) == {"long_stereo.wav", "short_8k.wav"}  # the folder was searched recursively
@@ -91,16 +98,20 @@ def test_unreadable_file_in_folder_others_still_scored(ckpt, tmp_path):
     (folder / "b_broken.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk" + bytes(64))
     write_wav(folder / "c_good.wav", tone(1.0, 16000, 800), 16000)
     out_csv = tmp_path / "mixed.csv"
-    proc = run_cli("fpam_lightning.predict", f"ckpt_path={ckpt}", str(folder), f"csv={out_csv}",
-                   check=False)
+    proc = run_cli(
+        "fpam_lightning.predict", f"ckpt_path={ckpt}", str(folder), f"csv={out_csv}", check=False
+    )
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     broken = [line for line in proc.stderr.splitlines() if "b_broken.wav: error:" in line]
     assert len(broken) == 1
     assert "1 of 3 file(s) could not be read" in proc.stderr
     rows = {Path(r["file"]).name: r for r in read_rows(out_csv)}
-    assert [rows[n]["status"] for n in ("a_good.wav", "b_broken.wav", "c_good.wav")] == \
-        ["ok", "error", "ok"]
+    assert [rows[n]["status"] for n in ("a_good.wav", "b_broken.wav", "c_good.wav")] == [
+        "ok",
+        "error",
+        "ok",
+    ]
     assert rows["b_broken.wav"]["error"] and rows["b_broken.wav"]["top1_class"] == ""
     assert probs_of(rows["c_good.wav"]).sum() == pytest.approx(1.0, abs=1e-4)
     assert "a_good.wav: " in proc.stdout and "c_good.wav: " in proc.stdout
@@ -113,14 +124,23 @@ def test_bad_checkpoints_are_one_line_errors(ckpt, tmp_path, capsys):
     plain = tmp_path / "plain_state_dict.pt"
     torch.save(torch.nn.Linear(3, 2).state_dict(), plain)
     foreign = tmp_path / "foreign.ckpt"
-    torch.save({"state_dict": {"layer.weight": torch.zeros(2, 3)}, "epoch": 3,
-                "hyper_parameters": {"lr": 0.1, "hidden": 64}}, foreign)
-    cases = {tmp_path / "missing.ckpt": "is not a file",
-             plain: "is not a Lightning checkpoint",
-             foreign: "not written by fpam_lightning.train"}
+    torch.save(
+        {
+            "state_dict": {"layer.weight": torch.zeros(2, 3)},
+            "epoch": 3,
+            "hyper_parameters": {"lr": 0.1, "hidden": 64},
+        },
+        foreign,
+    )
+    cases = {
+        tmp_path / "missing.ckpt": "is not a file",
+        plain: "is not a Lightning checkpoint",
+        foreign: "not written by fpam_lightning.train",
+    }
     # As a user runs it (a subprocess, so a traceback would show) ...
-    proc = run_cli("fpam_lightning.predict", f"ckpt_path={tmp_path / 'missing.ckpt'}", str(wav),
-                   check=False)
+    proc = run_cli(
+        "fpam_lightning.predict", f"ckpt_path={tmp_path / 'missing.ckpt'}", str(wav), check=False
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr and proc.stdout == ""
     (line,) = error_lines(proc.stderr)
     assert line.startswith("error: ") and "is not a file" in line, proc.stderr

@@ -16,8 +16,17 @@ from fpam_lightning.train import train
 
 
 def run(tiny: list[str], out, *extra: str) -> dict:
-    cfg = compose_train([*tiny, "trainer.deterministic=true", "scheduler.step_size=1",
-                         "augment.time_flip=0.5", "logger=wandb", *extra], out)
+    cfg = compose_train(
+        [
+            *tiny,
+            "trainer.deterministic=true",
+            "scheduler.step_size=1",
+            "augment.time_flip=0.5",
+            "logger=wandb",
+            *extra,
+        ],
+        out,
+    )
     try:
         return train(cfg)
     finally:

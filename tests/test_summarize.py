@@ -28,9 +28,17 @@ def make_job(sweep: Path, num: int, overrides: list[str], results: dict | None) 
 
 
 def done(fold: int, acc: float, best: float | None = None) -> dict:
-    return {"status": "completed", "fold": fold, "test_acc": acc, "best_epoch_test_acc": best,
-            "dataset": "synthetic_esc50", "backbone": "resnet18", "attention": "fpam",
-            "variant": "paper", "mixup": False}
+    return {
+        "status": "completed",
+        "fold": fold,
+        "test_acc": acc,
+        "best_epoch_test_acc": best,
+        "dataset": "synthetic_esc50",
+        "backbone": "resnet18",
+        "attention": "fpam",
+        "variant": "paper",
+        "mixup": False,
+    }
 
 
 @pytest.fixture
@@ -38,17 +46,28 @@ def sweep(tmp_path) -> Path:
     """A 2 x 3 grid (attention x fold) with one failed job and one killed before results."""
     sweep = tmp_path / "multiruns" / "t"
     sweep.mkdir(parents=True)
-    OmegaConf.save(OmegaConf.create({"hydra": {
-        "sweeper": {"params": {"attention": "none,fpam", "data.fold": "1,2,3,4,5"}},
-        "overrides": {"task": ["data=synthetic", "data.fold=1,2,3"]}}}),
-        sweep / "multirun.yaml")
+    OmegaConf.save(
+        OmegaConf.create(
+            {
+                "hydra": {
+                    "sweeper": {"params": {"attention": "none,fpam", "data.fold": "1,2,3,4,5"}},
+                    "overrides": {"task": ["data=synthetic", "data.fold=1,2,3"]},
+                }
+            }
+        ),
+        sweep / "multirun.yaml",
+    )
     common = ["data=synthetic"]
     make_job(sweep, 0, [*common, "attention=none", "data.fold=1"], done(1, 0.50, 0.75))
     make_job(sweep, 1, [*common, "attention=none", "data.fold=2"], done(2, 0.25, 0.50))
     make_job(sweep, 2, [*common, "attention=none", "data.fold=3"], done(3, 1.00, 1.00))
     make_job(sweep, 3, [*common, "attention=fpam", "data.fold=1"], done(1, 0.75, 0.75))
-    make_job(sweep, 4, [*common, "attention=fpam", "data.fold=2"],
-             {"status": "failed", "fold": 2, "error": "DataError: clip 7 is silent"})
+    make_job(
+        sweep,
+        4,
+        [*common, "attention=fpam", "data.fold=2"],
+        {"status": "failed", "fold": 2, "error": "DataError: clip 7 is silent"},
+    )
     make_job(sweep, 5, [*common, "attention=fpam", "data.fold=3"], None)  # killed mid-run
     return sweep
 
@@ -73,8 +92,14 @@ def test_summary_rows_missing_failed_and_files(sweep):
     assert fpam["mean"] == pytest.approx(0.75) and fpam["std"] is None
     assert fpam["missing_folds"] == [2, 3] and fpam["failed_folds"] == [2]
     assert fpam["n_completed"] == 1 and fpam["n_expected"] == 3
-    assert s["failed"] == [{"configuration": "attention=fpam", "fold": 2,
-                            "job_dir": str(sweep / "4"), "error": "DataError: clip 7 is silent"}]
+    assert s["failed"] == [
+        {
+            "configuration": "attention=fpam",
+            "fold": 2,
+            "job_dir": str(sweep / "4"),
+            "error": "DataError: clip 7 is silent",
+        }
+    ]
     assert [(u["fold"], u["status"]) for u in s["unfinished"]] == [(3, "unfinished")]
 
     assert json.loads((sweep / "cv_summary.json").read_text()) == json.loads(json.dumps(s))
@@ -89,9 +114,17 @@ def test_summary_rows_missing_failed_and_files(sweep):
 def test_configuration_never_started_is_a_row_of_missing_folds(tmp_path):
     sweep = tmp_path / "s"
     sweep.mkdir()
-    OmegaConf.save(OmegaConf.create({"hydra": {"sweeper": {"params": {
-        "mixup": "off,on", "data.fold": "1,2"}}, "overrides": {"task": []}}}),
-        sweep / "multirun.yaml")
+    OmegaConf.save(
+        OmegaConf.create(
+            {
+                "hydra": {
+                    "sweeper": {"params": {"mixup": "off,on", "data.fold": "1,2"}},
+                    "overrides": {"task": []},
+                }
+            }
+        ),
+        sweep / "multirun.yaml",
+    )
     make_job(sweep, 0, ["mixup=off", "data.fold=1"], done(1, 0.5))
     rows = {r["configuration"]: r for r in summarize(sweep)["rows"]}
     assert rows["mixup=on"]["n_completed"] == 0 and rows["mixup=on"]["missing_folds"] == [1, 2]

@@ -15,16 +15,30 @@ import pytest
 from helpers import compose_train, run_cli
 from wandb_records import summarize_run
 
-EXPERIMENTS = ["paper_fpam_esc50", "paper_fpam_esc10", "paper_baseline_esc50",
-               "paper_baseline_esc10", "ablation_mixup", "ablation_attention", "us8k_tutorial",
-               "quickstart"]
+EXPERIMENTS = [
+    "paper_fpam_esc50",
+    "paper_fpam_esc10",
+    "paper_baseline_esc50",
+    "paper_baseline_esc10",
+    "ablation_mixup",
+    "ablation_attention",
+    "us8k_tutorial",
+    "quickstart",
+]
 
 
 def sweep(tmp_path: Path, overrides: list[str], *args: str) -> tuple[Path, list[dict]]:
     """Run a multirun into tmp_path/sweep; return the folder and the jobs' results, in order."""
     out = tmp_path / "sweep"
-    run_cli("fpam_lightning.train", "-m", *overrides, *args, f"hydra.sweep.dir={out}",
-            f"paths.log_dir={tmp_path / 'logs'}", timeout=900)
+    run_cli(
+        "fpam_lightning.train",
+        "-m",
+        *overrides,
+        *args,
+        f"hydra.sweep.dir={out}",
+        f"paths.log_dir={tmp_path / 'logs'}",
+        timeout=900,
+    )
     jobs = sorted((p for p in out.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
     return out, [json.loads((j / "results.json").read_text()) for j in jobs]
 
@@ -46,7 +60,8 @@ def test_three_fold_multirun_summary_and_wandb_group(tmp_path, tiny_overrides):
     assert row["mean"] == pytest.approx(statistics.fmean(accs))
     assert row["std"] == pytest.approx(statistics.stdev(accs))
     assert row["best_epoch_mean"] == pytest.approx(
-        statistics.fmean(r["best_epoch_test_acc"] for r in results))
+        statistics.fmean(r["best_epoch_test_acc"] for r in results)
+    )
     md = (out / "cv_summary.md").read_text()
     assert f"{100 * statistics.fmean(accs):.1f} ± {100 * statistics.stdev(accs):.1f}" in md
     assert (out / "cv_summary.png").stat().st_size > 0
@@ -56,7 +71,8 @@ def test_three_fold_multirun_summary_and_wandb_group(tmp_path, tiny_overrides):
     assert pooled["folds"] == [1, 2, 3]
     assert pooled["num_clips"] == sum(r["num_test"] for r in results)
     assert pooled["accuracy"] == pytest.approx(
-        sum(r["test_acc"] * r["num_test"] for r in results) / pooled["num_clips"], abs=1e-6)
+        sum(r["test_acc"] * r["num_test"] for r in results) / pooled["num_clips"], abs=1e-6
+    )
     assert (Path(pooled["dir"]) / "confusion_matrix.png").stat().st_size > 0
     assert "Pooled out-of-fold predictions" in md
 
@@ -82,9 +98,16 @@ def test_three_fold_multirun_summary_and_wandb_group(tmp_path, tiny_overrides):
 def test_crashed_job_is_finished_and_later_jobs_still_log(tmp_path, tiny_overrides):
     es = "{_target_:lightning.pytorch.callbacks.EarlyStopping,monitor:val/acc,mode:max}"
     out = tmp_path / "sweep"
-    run_cli("fpam_lightning.train", "-m", *tiny_overrides, "logger=wandb",
-            f"+callbacks.extra.es={es}", "callbacks.extra.es.monitor=no/such_metric,val/acc",
-            f"hydra.sweep.dir={out}", timeout=900)
+    run_cli(
+        "fpam_lightning.train",
+        "-m",
+        *tiny_overrides,
+        "logger=wandb",
+        f"+callbacks.extra.es={es}",
+        "callbacks.extra.es.monitor=no/such_metric,val/acc",
+        f"hydra.sweep.dir={out}",
+        timeout=900,
+    )
     failed = json.loads((out / "0" / "results.json").read_text())
     assert failed["status"] == "failed" and "no/such_metric" in failed["error"]
     assert json.loads((out / "1" / "results.json").read_text())["status"] == "completed"
@@ -98,26 +121,37 @@ def test_crashed_job_is_finished_and_later_jobs_still_log(tmp_path, tiny_overrid
 
 @pytest.mark.slow
 def test_ablation_mixup_grid_shrunk(tmp_path, tiny_overrides):
-    out, results = sweep(tmp_path, ["+experiment=ablation_mixup", *tiny_overrides],
-                         "data.fold=1,2")
+    out, results = sweep(tmp_path, ["+experiment=ablation_mixup", *tiny_overrides], "data.fold=1,2")
     assert len(results) == 8 and all(r["status"] == "completed" for r in results)
     assert {(r["attention"], r["mixup"], r["fold"]) for r in results} == {
-        (a, m, f) for a in ("none", "fpam") for m in (False, True) for f in (1, 2)}
+        (a, m, f) for a in ("none", "fpam") for m in (False, True) for f in (1, 2)
+    }
     s = json.loads((out / "cv_summary.json").read_text())
     assert s["complete"] and s["dims"] == ["attention", "mixup"]
     assert sorted(r["configuration"] for r in s["rows"]) == [
-        "attention=fpam mixup=off", "attention=fpam mixup=on",
-        "attention=none mixup=off", "attention=none mixup=on"]
+        "attention=fpam mixup=off",
+        "attention=fpam mixup=on",
+        "attention=none mixup=off",
+        "attention=none mixup=on",
+    ]
     for row in s["rows"]:
-        mine = [r["test_acc"] for r in results if row["attention"] == r["attention"]
-                and row["mixup"] == r["mixup"]]
+        mine = [
+            r["test_acc"]
+            for r in results
+            if row["attention"] == r["attention"] and row["mixup"] == r["mixup"]
+        ]
         assert row["n_completed"] == 2 and row["mean"] == pytest.approx(statistics.fmean(mine))
 
 
 @pytest.mark.slow
 def test_submitit_local_runs_each_fold_as_a_job(tmp_path, tiny_overrides):
-    out, results = sweep(tmp_path, tiny_overrides, "data.fold=1,2",
-                         "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=15")
+    out, results = sweep(
+        tmp_path,
+        tiny_overrides,
+        "data.fold=1,2",
+        "hydra/launcher=submitit_local",
+        "hydra.launcher.timeout_min=15",
+    )
     assert [r["fold"] for r in results] == [1, 2]
     assert all(r["status"] == "completed" for r in results)
     assert len(list((out / ".submitit").iterdir())) >= 2  # one submitit job folder per fold
@@ -149,9 +183,15 @@ def test_experiment_recipes_compose(name, tmp_path):
         assert (cfg.model.classifier.dropout, cfg.model.classifier.hidden_dropout) == (0.4, 0.2)
 
 
-@pytest.mark.parametrize(("launcher", "target"), [
-    ("slurm", "SlurmLauncher"), ("submitit_slurm", "SlurmLauncher"),
-    ("submitit_local", "LocalLauncher"), ("local_parallel", "JoblibLauncher")])
+@pytest.mark.parametrize(
+    ("launcher", "target"),
+    [
+        ("slurm", "SlurmLauncher"),
+        ("submitit_slurm", "SlurmLauncher"),
+        ("submitit_local", "LocalLauncher"),
+        ("local_parallel", "JoblibLauncher"),
+    ],
+)
 def test_launcher_configs_compose(launcher, target, tmp_path):
     from hydra.core.hydra_config import HydraConfig
 

@@ -51,8 +51,16 @@ def _closed_port() -> int:
 
 def test_unreachable_download_names_folder_url_and_override(tmp_path):
     url = f"http://127.0.0.1:{_closed_port()}/ESC-50-master.zip"
-    cfg = compose_train([f"data.root={tmp_path}/ESC-50-master", "data.download=true",
-                         f"data.url={url}", "logger=none", "trainer=cpu"], tmp_path / "run")
+    cfg = compose_train(
+        [
+            f"data.root={tmp_path}/ESC-50-master",
+            "data.download=true",
+            f"data.url={url}",
+            "logger=none",
+            "trainer=cpu",
+        ],
+        tmp_path / "run",
+    )
     with pytest.raises(DataError) as err:
         train(cfg)
     msg = str(err.value)
@@ -60,8 +68,13 @@ def test_unreachable_download_names_folder_url_and_override(tmp_path):
 
 
 def test_cli_missing_data_fails_fast_with_one_clear_error(tmp_path):
-    proc = run_cli("fpam_lightning.train", "data.root=/nonexistent", "data.download=false",
-                   f"hydra.run.dir={tmp_path}", check=False)
+    proc = run_cli(
+        "fpam_lightning.train",
+        "data.root=/nonexistent",
+        "data.download=false",
+        f"hydra.run.dir={tmp_path}",
+        check=False,
+    )
     assert proc.returncode != 0
     assert "error:" in proc.stderr and "/nonexistent" in proc.stderr
     assert "data.root=" in proc.stderr and "Traceback" not in proc.stderr
@@ -70,8 +83,13 @@ def test_cli_missing_data_fails_fast_with_one_clear_error(tmp_path):
 def test_cli_synthetic_default_run_learns_and_logs_to_wandb_offline(tmp_path):
     """The README's quick start as a user types it: defaults for data=synthetic, W&B offline."""
     run_dir = tmp_path / "run"
-    run_cli("fpam_lightning.train", "data=synthetic", f"paths.data_dir={tmp_path / 'data'}",
-            f"hydra.run.dir={run_dir}", "trainer.enable_progress_bar=false")
+    run_cli(
+        "fpam_lightning.train",
+        "data=synthetic",
+        f"paths.data_dir={tmp_path / 'data'}",
+        f"hydra.run.dir={run_dir}",
+        "trainer.enable_progress_bar=false",
+    )
     results = json.loads((run_dir / "results.json").read_text())
     assert results["test_acc"] > 0.5  # 10 classes: chance is 0.1
     runs = list((run_dir / "wandb").glob("offline-run-*"))

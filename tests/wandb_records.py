@@ -27,11 +27,11 @@ def read_records(path: str | Path) -> list[pb.Record]:
         if left < 7:
             pos += left
             continue
-        crc, length, kind = struct.unpack("<IHB", data[pos:pos + 7])
+        crc, length, kind = struct.unpack("<IHB", data[pos : pos + 7])
         if length == 0 and kind == 0:
             pos += left  # zero padding to the end of the block
             continue
-        body = data[pos + 7:pos + 7 + length]
+        body = data[pos + 7 : pos + 7 + length]
         if zlib.crc32(body, zlib.crc32(bytes([kind]))) != crc:
             raise ValueError(f"{path}: bad checksum at byte {pos}")
         pos += 7 + length
@@ -71,8 +71,12 @@ def summarize_run(run_dir: str | Path) -> dict:
     for r in read_records(log):
         kind = r.WhichOneof("record_type")
         if kind == "run":
-            out.update(run_id=r.run.run_id, group=r.run.run_group, name=r.run.display_name,
-                       tags=list(r.run.tags))
+            out.update(
+                run_id=r.run.run_id,
+                group=r.run.run_group,
+                name=r.run.display_name,
+                tags=list(r.run.tags),
+            )
             for item in r.run.config.update:
                 out["config"][item.key] = _config_value(item.value_json)
         elif kind == "config":

@@ -127,8 +127,9 @@ class FoldDataModule(LightningDataModule):
         # The network sees clip_samples; the cache may hold longer clips (cache_seconds), which
         # the LightningModule crops: at random in training, at the centre in evaluation.
         self.clip_samples = int(round(clip_seconds * sample_rate))
-        self.cache_samples = (int(round(cache_seconds * sample_rate)) if cache_seconds
-                              else self.clip_samples)
+        self.cache_samples = (
+            int(round(cache_seconds * sample_rate)) if cache_seconds else self.clip_samples
+        )
         self.batch_size = int(batch_size)
         self.eval_batch_size = int(eval_batch_size or batch_size)
         self.num_workers = int(num_workers)
@@ -169,8 +170,13 @@ class FoldDataModule(LightningDataModule):
             self.synthesize()
         elif self.download and self.url:
             try:
-                fetch_dataset(self.url, self.sha256, self.root.parent / "downloads", self.root,
-                              marker=str(self.csv_path.relative_to(self.root)))
+                fetch_dataset(
+                    self.url,
+                    self.sha256,
+                    self.root.parent / "downloads",
+                    self.root,
+                    marker=str(self.csv_path.relative_to(self.root)),
+                )
             except DataError as e:
                 raise DataError(f"{self._missing_message()} Download failed: {e}") from e
         else:
@@ -179,8 +185,9 @@ class FoldDataModule(LightningDataModule):
     # --- shared machinery ---------------------------------------------------------------------
     def _check_settings(self) -> None:
         if not 1 <= self.fold <= self.num_folds:
-            raise DataError(f"data.fold={self.fold} is out of range for {self.name}: "
-                            f"choose 1..{self.num_folds}")
+            raise DataError(
+                f"data.fold={self.fold} is out of range for {self.name}: choose 1..{self.num_folds}"
+            )
         if self.val_mode not in VAL_MODES:
             raise DataError(f"data.val={self.val_mode!r}: choose one of {', '.join(VAL_MODES)}")
         if self.on_bad_file not in BAD_FILE_MODES:
@@ -188,8 +195,10 @@ class FoldDataModule(LightningDataModule):
         if self.batch_size <= 0:
             raise DataError(f"data.batch_size={self.batch_size} must be positive")
         if not 0 < self.clip_samples <= self.cache_samples:
-            raise DataError("data.clip_seconds must be positive and data.cache_seconds (null = "
-                            "clip_seconds) at least as long")
+            raise DataError(
+                "data.clip_seconds must be positive and data.cache_seconds (null = "
+                "clip_seconds) at least as long"
+            )
 
     def _missing_message(self) -> str:
         return (
@@ -231,17 +240,26 @@ class FoldDataModule(LightningDataModule):
             )
         missing = [i for i, f in enumerate(table.files) if not (self.audio_dir / f).is_file()]
         bad: dict[int, str] = {i: "file not found" for i in missing}
-        cached = wave_cache.build_or_load(
-            self.name, table.files, self.audio_dir, self._cache_dir(), self.sample_rate,
-            self.cache_samples,
-        ) if not missing or self.on_bad_file == "skip" else None
+        cached = (
+            wave_cache.build_or_load(
+                self.name,
+                table.files,
+                self.audio_dir,
+                self._cache_dir(),
+                self.sample_rate,
+                self.cache_samples,
+            )
+            if not missing or self.on_bad_file == "skip"
+            else None
+        )
         if cached is not None:
             bad.update(cached.bad)
         if bad:
             lines = [f"  {table.describe(i)}: {bad[i]}" for i in sorted(bad)]
             if self.on_bad_file == "error":
-                shown = "\n".join(lines[:20]) + (f"\n  ... and {len(lines) - 20} more"
-                                                 if len(lines) > 20 else "")
+                shown = "\n".join(lines[:20]) + (
+                    f"\n  ... and {len(lines) - 20} more" if len(lines) > 20 else ""
+                )
                 raise DataError(
                     f"{len(bad)} bad audio file(s) in {self.audio_dir} "
                     f"(data.on_bad_file=skip drops them and counts them):\n{shown}"
@@ -275,14 +293,24 @@ class FoldDataModule(LightningDataModule):
     def _log_statistics(self) -> None:
         t = self.table
         per_fold = Counter(int(f) for f in t.folds)
-        log.info("%s: %d clips, %d classes, folds %s; held-out fold %d: train %d, val %d (%s), "
-                 "test %d, skipped %d", self.name, len(t), len(t.class_names),
-                 dict(sorted(per_fold.items())), self.fold, len(self.indices["train"]),
-                 len(self.indices["val"]), self.val_mode, len(self.indices["test"]),
-                 len(self.skipped))
+        log.info(
+            "%s: %d clips, %d classes, folds %s; held-out fold %d: train %d, val %d (%s), "
+            "test %d, skipped %d",
+            self.name,
+            len(t),
+            len(t.class_names),
+            dict(sorted(per_fold.items())),
+            self.fold,
+            len(self.indices["train"]),
+            len(self.indices["val"]),
+            self.val_mode,
+            len(self.indices["test"]),
+            len(self.skipped),
+        )
         per_class = Counter(int(c) for c in t.targets[self.indices["train"]])
-        log.info("train clips per class: %s",
-                 {t.class_names[c]: n for c, n in sorted(per_class.items())})
+        log.info(
+            "train clips per class: %s", {t.class_names[c]: n for c, n in sorted(per_class.items())}
+        )
         every = Counter(int(c) for c in t.targets)
         log.info("all clips per class: %s", {t.class_names[c]: n for c, n in sorted(every.items())})
 
@@ -295,8 +323,10 @@ class FoldDataModule(LightningDataModule):
         if self._device_data is None or self._device_data[0] != device:
             if not device_data.want_on_device(self.on_device, device, self.waves.nbytes):
                 return None
-            self._device_data = (device, *device_data.to_device(self.waves, self.table.targets,
-                                                                device))
+            self._device_data = (
+                device,
+                *device_data.to_device(self.waves, self.table.targets, device),
+            )
         return device_data.DeviceWaveforms(*self._device_data[1:], self.indices[split])
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
@@ -307,8 +337,11 @@ class FoldDataModule(LightningDataModule):
             dataset,
             batch_size=self.batch_size if split == "train" else self.eval_batch_size,
             # (seed, epoch) fixes the shuffle, so a resumed run repeats the uninterrupted one.
-            sampler=EpochShuffle(dataset, self.seed) if shuffle else
-            None if split == "train" else unrepeated_sampler(dataset),
+            sampler=EpochShuffle(dataset, self.seed)
+            if shuffle
+            else None
+            if split == "train"
+            else unrepeated_sampler(dataset),
             generator=loader_generator(self.seed),
             drop_last=shuffle and len(self.indices[split]) > self.batch_size,
             num_workers=workers,

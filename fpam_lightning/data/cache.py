@@ -53,8 +53,14 @@ def cache_key(files: list[str], audio_dir: Path, sample_rate: int, num_samples: 
     return h.hexdigest()[:16]
 
 
-def cache_paths(cache_dir: Path, name: str, files: list[str], audio_dir: Path, sample_rate: int,
-                num_samples: int) -> tuple[Path, Path]:
+def cache_paths(
+    cache_dir: Path,
+    name: str,
+    files: list[str],
+    audio_dir: Path,
+    sample_rate: int,
+    num_samples: int,
+) -> tuple[Path, Path]:
     """(array, metadata) paths of the cache for these files and settings."""
     key = cache_key(files, audio_dir, sample_rate, num_samples)
     stem = f"{name}_{sample_rate}hz_{num_samples}_{key}"
@@ -70,8 +76,9 @@ def _decode_into(out: np.ndarray, i: int, path: Path, sr: int, n: int) -> str | 
         return str(e)
 
 
-def _try_load(array_path: Path, meta_path: Path, files: list[str],
-              num_samples: int) -> CachedWaves | None:
+def _try_load(
+    array_path: Path, meta_path: Path, files: list[str], num_samples: int
+) -> CachedWaves | None:
     if not (array_path.exists() and meta_path.exists()):
         return None
     try:
@@ -96,8 +103,7 @@ def build_or_load(
     workers: int | None = None,
 ) -> CachedWaves:
     """Return the cache for these files and settings, building it first when absent."""
-    array_path, meta_path = cache_paths(cache_dir, name, files, audio_dir, sample_rate,
-                                        num_samples)
+    array_path, meta_path = cache_paths(cache_dir, name, files, audio_dir, sample_rate, num_samples)
     cached = _try_load(array_path, meta_path, files, num_samples)
     if cached is not None:
         return cached
@@ -114,8 +120,15 @@ def build_or_load(
         return _build(array_path, meta_path, files, audio_dir, sample_rate, num_samples, workers)
 
 
-def _build(array_path: Path, meta_path: Path, files: list[str], audio_dir: Path,
-           sample_rate: int, num_samples: int, workers: int | None) -> CachedWaves:
+def _build(
+    array_path: Path,
+    meta_path: Path,
+    files: list[str],
+    audio_dir: Path,
+    sample_rate: int,
+    num_samples: int,
+    workers: int | None,
+) -> CachedWaves:
     # Threads suffice: libsndfile (via cffi) and torch's resampling release the GIL. The files
     # are the parallel axis, so torch's own intra-op threads would only oversubscribe the CPU.
     workers = workers or min(8, os.cpu_count() or 1)
@@ -128,21 +141,50 @@ def _build(array_path: Path, meta_path: Path, files: list[str], audio_dir: Path,
         torch.set_num_threads(torch_threads)
 
 
-def _write(array_path: Path, meta_path: Path, files: list[str], audio_dir: Path,
-           sample_rate: int, num_samples: int, workers: int) -> CachedWaves:
+def _write(
+    array_path: Path,
+    meta_path: Path,
+    files: list[str],
+    audio_dir: Path,
+    sample_rate: int,
+    num_samples: int,
+    workers: int,
+) -> CachedWaves:
     with atomic_path(array_path) as tmp:
-        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32,
-                                        shape=(len(files), num_samples))
+        out = np.lib.format.open_memmap(
+            tmp, mode="w+", dtype=np.float32, shape=(len(files), num_samples)
+        )
         with ThreadPoolExecutor(workers) as pool:
             n = len(files)
-            jobs = pool.map(_decode_into, repeat(out, n), range(n), (audio_dir / f for f in files),
-                            repeat(sample_rate, n), repeat(num_samples, n))
-            errors = list(tqdm(jobs, total=len(files), desc=f"decoding {array_path.stem}",
-                               unit="clip", disable=None))
+            jobs = pool.map(
+                _decode_into,
+                repeat(out, n),
+                range(n),
+                (audio_dir / f for f in files),
+                repeat(sample_rate, n),
+                repeat(num_samples, n),
+            )
+            errors = list(
+                tqdm(
+                    jobs,
+                    total=len(files),
+                    desc=f"decoding {array_path.stem}",
+                    unit="clip",
+                    disable=None,
+                )
+            )
         out.flush()
         del out
         bad = {i: e for i, e in enumerate(errors) if e is not None}
         # The metadata goes first: the array's rename is the commit point.
-        write_json_atomic(meta_path, {"files": files, "bad": bad, "sample_rate": sample_rate,
-                                      "num_samples": num_samples, "version": CACHE_VERSION})
+        write_json_atomic(
+            meta_path,
+            {
+                "files": files,
+                "bad": bad,
+                "sample_rate": sample_rate,
+                "num_samples": num_samples,
+                "version": CACHE_VERSION,
+            },
+        )
     return CachedWaves(np.load(array_path, mmap_mode="r"), bad, array_path, built=True)

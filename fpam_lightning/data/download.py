@@ -44,8 +44,10 @@ def _fetch(url: str, dest: Path, timeout: float) -> None:
     with urllib.request.urlopen(url, timeout=timeout) as r, atomic_path(dest) as tmp:
         expected = int(r.headers.get("Content-Length") or 0) or None
         done = 0
-        with open(tmp, "wb") as f, tqdm(total=expected, unit="B", unit_scale=True,
-                                          desc=dest.name, disable=None) as bar:
+        with (
+            open(tmp, "wb") as f,
+            tqdm(total=expected, unit="B", unit_scale=True, desc=dest.name, disable=None) as bar,
+        ):
             while block := r.read(1 << 20):
                 f.write(block)
                 done += len(block)
@@ -54,8 +56,9 @@ def _fetch(url: str, dest: Path, timeout: float) -> None:
             raise ArchiveError(f"incomplete download from {url}: {done} of {expected} bytes")
 
 
-def download(url: str, dest: Path, sha256: str | None = None, retries: int = 2,
-             timeout: float = 15.0) -> Path:
+def download(
+    url: str, dest: Path, sha256: str | None = None, retries: int = 2, timeout: float = 15.0
+) -> Path:
     """Download `url` to `dest` unless a verified copy is already there."""
     if dest.exists() and (sha256 is None or sha256sum(dest) == sha256.lower()):
         return dest
@@ -125,7 +128,8 @@ def extract(archive: Path, dest: Path) -> None:
                         _safe_target(root, str(Path(os.path.relpath(link.resolve(), root))))
                         if Path(m.linkname).is_absolute():
                             raise ArchiveError(
-                                f"archive member {m.name!r} links to an absolute path")
+                                f"archive member {m.name!r} links to an absolute path"
+                            )
                 tf.extractall(root, members=members, filter="data")
         else:
             raise ArchiveError(f"{archive} is neither a zip nor a tar archive (corrupt download?)")
@@ -144,8 +148,9 @@ def find_dataset_folder(top: Path, marker: str, depth: int = 3) -> Path | None:
     return None
 
 
-def fetch_dataset(url: str, sha256: str | None, download_dir: Path, root: Path,
-                  marker: str) -> Path:
+def fetch_dataset(
+    url: str, sha256: str | None, download_dir: Path, root: Path, marker: str
+) -> Path:
     """Download (unless present), verify and extract an archive; its data set ends up at `root`.
 
     The archive's top folder may have any name (ESC-50-master, UrbanSound8K): the folder that

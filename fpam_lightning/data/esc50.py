@@ -20,8 +20,9 @@ def read_csv_rows(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict
         reader = csv.DictReader(f)
         missing = [c for c in required if c not in (reader.fieldnames or [])]
         if missing:
-            raise DataError(f"{path} lacks the column(s) {', '.join(missing)}; "
-                            f"expected {', '.join(required)}")
+            raise DataError(
+                f"{path} lacks the column(s) {', '.join(missing)}; expected {', '.join(required)}"
+            )
         return [(i + 2, row) for i, row in enumerate(reader)]
 
 
@@ -62,20 +63,27 @@ class ESC50DataModule(FoldDataModule):
         files, folds, targets, lines, names, seen = [], [], [], [], {}, {}
         for line, r in rows:
             if r["filename"] in seen:
-                raise DataError(f"{path} row {line}: {r['filename']} is listed twice "
-                                f"(also row {seen[r['filename']]})")
+                raise DataError(
+                    f"{path} row {line}: {r['filename']} is listed twice "
+                    f"(also row {seen[r['filename']]})"
+                )
             seen[r["filename"]] = line
             fold = parse_int(r["fold"], "fold", path, line)
             target = parse_int(r["target"], "target", path, line)
             if not 1 <= fold <= self.num_folds:
-                raise DataError(f"{path} row {line} ({r['filename']}): fold {fold} is out of "
-                                f"range 1..{self.num_folds}")
+                raise DataError(
+                    f"{path} row {line} ({r['filename']}): fold {fold} is out of "
+                    f"range 1..{self.num_folds}"
+                )
             if not 0 <= target < 50:
-                raise DataError(f"{path} row {line} ({r['filename']}): target {target} is out "
-                                "of range 0..49")
+                raise DataError(
+                    f"{path} row {line} ({r['filename']}): target {target} is out of range 0..49"
+                )
             if names.setdefault(target, r["category"]) != r["category"]:
-                raise DataError(f"{path} row {line}: target {target} is both "
-                                f"{names[target]!r} and {r['category']!r}")
+                raise DataError(
+                    f"{path} row {line}: target {target} is both "
+                    f"{names[target]!r} and {r['category']!r}"
+                )
             files.append(r["filename"])
             folds.append(fold)
             targets.append(target)

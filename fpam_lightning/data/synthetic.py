@@ -43,8 +43,14 @@ def synthesize_esc50(
 ) -> Path:
     """Write `audio/{fold}-{id}-{take}-{target}.wav` and `meta/esc50.csv` under `root`, once."""
     root = Path(root)
-    settings = dict(num_classes=num_classes, clips_per_class_per_fold=clips_per_class_per_fold,
-                    seconds=seconds, sample_rate=sample_rate, num_folds=num_folds, seed=seed)
+    settings = dict(
+        num_classes=num_classes,
+        clips_per_class_per_fold=clips_per_class_per_fold,
+        seconds=seconds,
+        sample_rate=sample_rate,
+        num_folds=num_folds,
+        seed=seed,
+    )
     stamp = root / "meta" / "synthetic.json"
     if stamp.exists() and json.loads(stamp.read_text()) == settings:
         return root
@@ -61,9 +67,12 @@ def synthesize_esc50(
             for _ in range(clips_per_class_per_fold):
                 clip_id += 1
                 name = f"{fold}-{clip_id}-A-{target}.wav"
-                sf.write(staging / "audio" / name,
-                         synthetic_clip(target, seconds, sample_rate, rng), sample_rate,
-                         subtype="PCM_16")
+                sf.write(
+                    staging / "audio" / name,
+                    synthetic_clip(target, seconds, sample_rate, rng),
+                    sample_rate,
+                    subtype="PCM_16",
+                )
                 rows.append([name, fold, target, f"class_{target:02d}", target < 10, clip_id, "A"])
     with open(staging / "meta" / "esc50.csv", "w", newline="") as f:
         w = csv.writer(f)
@@ -76,8 +85,18 @@ def synthesize_esc50(
     return root
 
 
-US8K_CLASSES = ("air_conditioner", "car_horn", "children_playing", "dog_bark", "drilling",
-                "engine_idling", "gun_shot", "jackhammer", "siren", "street_music")
+US8K_CLASSES = (
+    "air_conditioner",
+    "car_horn",
+    "children_playing",
+    "dog_bark",
+    "drilling",
+    "engine_idling",
+    "gun_shot",
+    "jackhammer",
+    "siren",
+    "street_music",
+)
 US8K_COLUMNS = ("slice_file_name", "fsID", "start", "end", "salience", "fold", "classID", "class")
 # Every WAV encoding UrbanSound8K holds: (libsndfile subtype, sample rate, channels).
 US8K_FORMATS = (
@@ -122,8 +141,18 @@ def synthesize_us8k(
                 path.parent.mkdir(parents=True, exist_ok=True)
                 sf.write(path, x, sr, subtype=subtype)
                 start = round(float(rng.uniform(0, 30)), 6)
-                rows.append([name, fs_id, start, round(start + length, 6), 1 + k % 2, fold,
-                             target, US8K_CLASSES[target]])
+                rows.append(
+                    [
+                        name,
+                        fs_id,
+                        start,
+                        round(start + length, 6),
+                        1 + k % 2,
+                        fold,
+                        target,
+                        US8K_CLASSES[target],
+                    ]
+                )
                 k += 1
     with open(root / "metadata" / "UrbanSound8K.csv", "w", newline="") as f:
         w = csv.writer(f)

@@ -49,14 +49,19 @@ class UrbanSound8KDataModule(FoldDataModule):
             target = parse_int(r["classID"], "classID", path, line)
             name = r["slice_file_name"].strip()
             if not 1 <= fold <= self.num_folds:
-                raise DataError(f"{path} row {line} ({name}): fold {fold} is out of range "
-                                f"1..{self.num_folds}")
+                raise DataError(
+                    f"{path} row {line} ({name}): fold {fold} is out of range 1..{self.num_folds}"
+                )
             if target < 0 or (limit is not None and target >= limit):
-                raise DataError(f"{path} row {line} ({name}): classID {target} is out of range "
-                                f"0..{(limit or 1) - 1} (data.num_classes={limit})")
+                raise DataError(
+                    f"{path} row {line} ({name}): classID {target} is out of range "
+                    f"0..{(limit or 1) - 1} (data.num_classes={limit})"
+                )
             if names.setdefault(target, r["class"]) != r["class"]:
-                raise DataError(f"{path} row {line} ({name}): classID {target} is both "
-                                f"{names[target]!r} and {r['class']!r}")
+                raise DataError(
+                    f"{path} row {line} ({name}): classID {target} is both "
+                    f"{names[target]!r} and {r['class']!r}"
+                )
             rel = f"fold{fold}/{name}"
             if rel in seen:
                 raise DataError(f"{path} row {line}: {rel} is listed twice (also row {seen[rel]})")
@@ -67,8 +72,10 @@ class UrbanSound8KDataModule(FoldDataModule):
             lines.append(line)
         ids = sorted(names)
         if ids != list(range(len(ids))):
-            raise DataError(f"{path}: classIDs {ids} are not 0..{len(ids) - 1}; a class has no "
-                            "clips (a partial copy?)")
+            raise DataError(
+                f"{path}: classIDs {ids} are not 0..{len(ids) - 1}; a class has no "
+                "clips (a partial copy?)"
+            )
         return ClipTable(
             files=files,
             folds=np.asarray(folds, dtype=np.int64),
@@ -76,6 +83,7 @@ class UrbanSound8KDataModule(FoldDataModule):
             rows=lines,
             class_names=[names[t] for t in ids],
             csv_path=path,
-            extra={"salience": [parse_int(r["salience"] or "0", "salience", path, n)
-                                for n, r in rows]},
+            extra={
+                "salience": [parse_int(r["salience"] or "0", "salience", path, n) for n, r in rows]
+            },
         )

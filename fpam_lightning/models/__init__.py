@@ -4,5 +4,12 @@ from .classifier import AudioClassifier, build_classifier, count_flops, count_pa
 from .fpam import VARIANTS, PyramidAttentionHead
 from .frontend import LogMel
 
-__all__ = ["VARIANTS", "AudioClassifier", "LogMel", "PyramidAttentionHead", "build_classifier",
-           "count_flops", "count_parameters"]
+__all__ = [
+    "VARIANTS",
+    "AudioClassifier",
+    "LogMel",
+    "PyramidAttentionHead",
+    "build_classifier",
+    "count_flops",
+    "count_parameters",
+]

@@ -74,8 +74,11 @@ def create_timm(name: str, pretrained: bool, **kw) -> nn.Module:
         with _hub_offline(offline):
             return timm.create_model(name, pretrained=True, **kw)
     except (OSError, ConnectionError, RuntimeError) as e:
-        where = ("the Hugging Face hub is unreachable and they are not in the local cache"
-                 if offline else f"the download failed ({type(e).__name__}: {str(e)[:200]})")
+        where = (
+            "the Hugging Face hub is unreachable and they are not in the local cache"
+            if offline
+            else f"the download failed ({type(e).__name__}: {str(e)[:200]})"
+        )
         raise ConfigError(
             f"backbone.pretrained=true: could not load timm's weights for {name}: {where}. "
             "Connect to the network once (the weights are then cached), or load a local file "
@@ -89,8 +92,14 @@ class TimmBackbone(nn.Module):
     With `pretrained`, timm sums the ImageNet first convolution's RGB filters into one channel.
     """
 
-    def __init__(self, name: str = "resnet50", levels: list[int] = (5,), pretrained: bool = False,
-                 paper_stem: bool = True, drop_path_rate: float = 0.0):
+    def __init__(
+        self,
+        name: str = "resnet50",
+        levels: list[int] = (5,),
+        pretrained: bool = False,
+        paper_stem: bool = True,
+        drop_path_rate: float = 0.0,
+    ):
         super().__init__()
         bad = [lv for lv in levels if lv not in LEVELS]
         if bad:
@@ -98,18 +107,26 @@ class TimmBackbone(nn.Module):
         self.name = name
         self.levels = sorted(set(levels))
         self.body = create_timm(
-            name, bool(pretrained), in_chans=1, features_only=True,
-            out_indices=[lv - 1 for lv in self.levels], drop_path_rate=drop_path_rate,
+            name,
+            bool(pretrained),
+            in_chans=1,
+            features_only=True,
+            out_indices=[lv - 1 for lv in self.levels],
+            drop_path_rate=drop_path_rate,
         )
         names = [info["module"] for info in self.body.feature_info.get_dicts()]
-        if names[-len(self.levels):] != [f"layer{lv - 1}" for lv in self.levels]:
-            raise ConfigError(f"backbone.name={name!r} is not a ResNet-style model "
-                              f"(its feature levels are {names})")
+        if names[-len(self.levels) :] != [f"layer{lv - 1}" for lv in self.levels]:
+            raise ConfigError(
+                f"backbone.name={name!r} is not a ResNet-style model "
+                f"(its feature levels are {names})"
+            )
         if paper_stem:
             conv = getattr(self.body, "conv1", None)
             if not isinstance(conv, nn.Conv2d):
-                raise ConfigError(f"backbone.paper_stem=true needs a ResNet stem with a single "
-                                  f"conv1; {name} has none (set backbone.paper_stem=false)")
+                raise ConfigError(
+                    f"backbone.paper_stem=true needs a ResNet stem with a single "
+                    f"conv1; {name} has none (set backbone.paper_stem=false)"
+                )
             conv.stride = (1, 1)
         self.channels = list(self.body.feature_info.channels())
 
@@ -122,8 +139,10 @@ def build_backbone(name: str, levels: list[int], **kw) -> nn.Module:
         from .tutorial_cnn import TutorialCNN
 
         if kw.get("pretrained"):
-            raise ConfigError("backbone=tutorial_cnn has no published weights: "
-                              "use backbone.checkpoint=PATH or train from scratch")
+            raise ConfigError(
+                "backbone=tutorial_cnn has no published weights: "
+                "use backbone.checkpoint=PATH or train from scratch"
+            )
         return TutorialCNN(levels=levels, **{k: v for k, v in kw.items() if k in ("dropout",)})
     kw.pop("dropout", None)
     return TimmBackbone(name, levels, **kw)

@@ -19,8 +19,14 @@ ATTENTION = {"fpam": (True, True), "psa": (True, False), "pca": (False, True), "
 class AudioClassifier(nn.Module):
     """forward(waveform) -> logits, so the exported model takes raw audio."""
 
-    def __init__(self, frontend: LogMel, backbone: nn.Module, head: nn.Module,
-                 head_levels: list[int], global_level: int | None):
+    def __init__(
+        self,
+        frontend: LogMel,
+        backbone: nn.Module,
+        head: nn.Module,
+        head_levels: list[int],
+        global_level: int | None,
+    ):
         super().__init__()
         self.frontend, self.backbone, self.head = frontend, backbone, head
         pos = {lv: i for i, lv in enumerate(backbone.levels)}
@@ -41,10 +47,13 @@ class AudioClassifier(nn.Module):
         spec = self.frontend(wave)
         out = self.classify(spec)
         size = spec.shape[-2:]
-        maps = [F.interpolate(m, size=size, mode="bilinear", align_corners=False)
-                for m in out.maps]
-        return {"logits": out.logits, "embedding": out.embedding, "spectrogram": spec,
-                "attention_maps": maps}
+        maps = [F.interpolate(m, size=size, mode="bilinear", align_corners=False) for m in out.maps]
+        return {
+            "logits": out.logits,
+            "embedding": out.embedding,
+            "spectrogram": spec,
+            "attention_maps": maps,
+        }
 
 
 def build_classifier(cfg: Mapping, num_classes: int) -> AudioClassifier:
@@ -59,16 +68,22 @@ def build_classifier(cfg: Mapping, num_classes: int) -> AudioClassifier:
     frontend = LogMel(**features)
 
     name = backbone_cfg.pop("name")
-    weights = {k: backbone_cfg.pop(k, None) for k in
-               ("checkpoint", "checkpoint_prefix", "checkpoint_keys", "partial")}
+    weights = {
+        k: backbone_cfg.pop(k, None)
+        for k in ("checkpoint", "checkpoint_prefix", "checkpoint_keys", "partial")
+    }
     if weights["checkpoint"] and backbone_cfg.get("pretrained"):
-        raise ConfigError("backbone.pretrained=true and backbone.checkpoint are both set: "
-                          "choose one source of weights")
+        raise ConfigError(
+            "backbone.pretrained=true and backbone.checkpoint are both set: "
+            "choose one source of weights"
+        )
     if name == "tutorial_cnn" and ATTENTION[kind] is not None:
         # Its blocks are 64..512 channels wide: an FPAM head aligned to 1024 channels would
         # hold several times the backbone's parameters, and no published result supports it.
-        raise ConfigError(f"attention={kind} is not available on backbone=tutorial_cnn: the "
-                          "tutorial's CNN takes attention=none (global pooling + its dense head)")
+        raise ConfigError(
+            f"attention={kind} is not available on backbone=tutorial_cnn: the "
+            "tutorial's CNN takes attention=none (global pooling + its dense head)"
+        )
     if ATTENTION[kind] is None:
         head_levels, global_level = [5], None
         backbone = build_backbone(name, head_levels, **backbone_cfg)
@@ -82,18 +97,25 @@ def build_classifier(cfg: Mapping, num_classes: int) -> AudioClassifier:
         backbone = build_backbone(name, levels, **backbone_cfg)
         chans = dict(zip(backbone.levels, backbone.channels, strict=True))
         head = PyramidAttentionHead(
-            [chans[lv] for lv in head_levels], num_classes,
-            channels=int(attention.get("channels", 1024)), spatial=spatial, channel=channel,
-            global_channels=chans.get(5) if global_level else None, classifier=classifier,
+            [chans[lv] for lv in head_levels],
+            num_classes,
+            channels=int(attention.get("channels", 1024)),
+            spatial=spatial,
+            channel=channel,
+            global_channels=chans.get(5) if global_level else None,
+            classifier=classifier,
             **switches,
         )
     if weights["checkpoint"]:
         from .weights import load_backbone_checkpoint
 
-        load_backbone_checkpoint(backbone, weights["checkpoint"],
-                                 prefix=weights["checkpoint_prefix"],
-                                 keys=weights["checkpoint_keys"] or "timm",
-                                 partial=bool(weights["partial"]))
+        load_backbone_checkpoint(
+            backbone,
+            weights["checkpoint"],
+            prefix=weights["checkpoint_prefix"],
+            keys=weights["checkpoint_keys"] or "timm",
+            partial=bool(weights["partial"]),
+        )
     return AudioClassifier(frontend, backbone, head, head_levels, global_level)
 
 

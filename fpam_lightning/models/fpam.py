@@ -17,13 +17,29 @@ from ..errors import ConfigError
 
 VARIANTS: dict[str, dict] = {
     # method.md section 1, the paper's equations.
-    "paper": dict(align_kernel=1, align_act=False, channel_pool="maxavg",
-                  channel_branch_norm=False, channel_norm=False, downsample="avgpool",
-                  upsample="bilinear", post_norm=False, global_branch=False),
+    "paper": dict(
+        align_kernel=1,
+        align_act=False,
+        channel_pool="maxavg",
+        channel_branch_norm=False,
+        channel_norm=False,
+        downsample="avgpool",
+        upsample="bilinear",
+        post_norm=False,
+        global_branch=False,
+    ),
     # method.md "What the authors' public code does differently".
-    "authors": dict(align_kernel=3, align_act=True, channel_pool="avg",
-                    channel_branch_norm=True, channel_norm=True, downsample="nearest",
-                    upsample="nearest", post_norm=True, global_branch=True),
+    "authors": dict(
+        align_kernel=3,
+        align_act=True,
+        channel_pool="avg",
+        channel_branch_norm=True,
+        channel_norm=True,
+        downsample="nearest",
+        upsample="nearest",
+        post_norm=True,
+        global_branch=True,
+    ),
 }
 SWITCHES = tuple(VARIANTS["paper"])
 
@@ -55,13 +71,23 @@ def conv_bn(cin: int, cout: int, k: int, act: bool) -> nn.Sequential:
 class Classifier(nn.Module):
     """Linear classifier, or the tutorial's dense head when `hidden` is set."""
 
-    def __init__(self, cin: int, num_classes: int, hidden: int | None = None,
-                 dropout: float = 0.0, hidden_dropout: float = 0.0):
+    def __init__(
+        self,
+        cin: int,
+        num_classes: int,
+        hidden: int | None = None,
+        dropout: float = 0.0,
+        hidden_dropout: float = 0.0,
+    ):
         super().__init__()
         if hidden:
             self.net = nn.Sequential(
-                nn.Dropout(dropout), nn.Linear(cin, hidden), nn.PReLU(), nn.BatchNorm1d(hidden),
-                nn.Dropout(hidden_dropout), nn.Linear(hidden, num_classes),
+                nn.Dropout(dropout),
+                nn.Linear(cin, hidden),
+                nn.PReLU(),
+                nn.BatchNorm1d(hidden),
+                nn.Dropout(hidden_dropout),
+                nn.Linear(hidden, num_classes),
             )
         else:
             self.net = nn.Sequential(nn.Dropout(dropout), nn.Linear(cin, num_classes))
@@ -90,8 +116,14 @@ class SpatialAttention(nn.Module):
 class ChannelAttention(nn.Module):
     """PCA: concat(conv1x1, conv3x3) of the fused levels -> global pool -> sigmoid, a C-vector."""
 
-    def __init__(self, cin: int, channels: int, pool: str = "maxavg", branch_norm: bool = False,
-                 norm: bool = False):
+    def __init__(
+        self,
+        cin: int,
+        channels: int,
+        pool: str = "maxavg",
+        branch_norm: bool = False,
+        norm: bool = False,
+    ):
         super().__init__()
         if pool not in ("maxavg", "avg"):
             raise ConfigError(f"attention.channel_pool={pool!r}: choose maxavg or avg")
@@ -115,9 +147,18 @@ class ChannelAttention(nn.Module):
 class PyramidAttentionHead(nn.Module):
     """FPAM over pyramid levels (fine to coarse); `spatial`/`channel` pick the ablation."""
 
-    def __init__(self, in_channels: list[int], num_classes: int, channels: int = 1024,
-                 spatial: bool = True, channel: bool = True, global_channels: int | None = None,
-                 classifier: dict | None = None, variant: str = "paper", **switches):
+    def __init__(
+        self,
+        in_channels: list[int],
+        num_classes: int,
+        channels: int = 1024,
+        spatial: bool = True,
+        channel: bool = True,
+        global_channels: int | None = None,
+        classifier: dict | None = None,
+        variant: str = "paper",
+        **switches,
+    ):
         super().__init__()
         sw = resolve_switches(variant, switches)
         self.sw, self.spatial, self.channel = sw, spatial, channel
@@ -130,11 +171,20 @@ class PyramidAttentionHead(nn.Module):
         self.align = nn.ModuleList(
             conv_bn(c, channels, sw["align_kernel"], sw["align_act"]) for c in in_channels
         )
-        self.sam = nn.ModuleList(SpatialAttention(channels) for _ in in_channels) if spatial \
+        self.sam = (
+            nn.ModuleList(SpatialAttention(channels) for _ in in_channels) if spatial else None
+        )
+        self.pca = (
+            ChannelAttention(
+                n * channels,
+                channels,
+                sw["channel_pool"],
+                sw["channel_branch_norm"],
+                sw["channel_norm"],
+            )
+            if channel
             else None
-        self.pca = ChannelAttention(n * channels, channels, sw["channel_pool"],
-                                    sw["channel_branch_norm"], sw["channel_norm"]) \
-            if channel else None
+        )
         self.post = nn.BatchNorm2d(channels) if sw["post_norm"] else None
         self.post_vec = nn.BatchNorm1d(channels) if sw["post_norm"] else None
         self.global_branch = None
@@ -142,7 +192,8 @@ class PyramidAttentionHead(nn.Module):
             if not global_channels:
                 raise ConfigError("the authors' global-feature branch needs the Res-5 features")
             self.global_branch = nn.Sequential(
-                nn.Linear(global_channels, channels), nn.ReLU(inplace=True),
+                nn.Linear(global_channels, channels),
+                nn.ReLU(inplace=True),
                 nn.BatchNorm1d(channels),
             )
         self.classifier = Classifier(channels, num_classes, **(classifier or {}))

@@ -52,8 +52,16 @@ class LogMel(nn.Module):
         self.db_multiplier = float(db_multiplier or (10.0 if power == 2.0 else 20.0))
         self.normalize = normalize
         self.mel = torchaudio.transforms.MelSpectrogram(
-            sample_rate=sample_rate, n_fft=n_fft, win_length=win_length, hop_length=hop_length,
-            f_min=f_min, f_max=f_max, n_mels=n_mels, power=power, mel_scale=mel_scale, norm=norm,
+            sample_rate=sample_rate,
+            n_fft=n_fft,
+            win_length=win_length,
+            hop_length=hop_length,
+            f_min=f_min,
+            f_max=f_max,
+            n_mels=n_mels,
+            power=power,
+            mel_scale=mel_scale,
+            norm=norm,
             pad_mode=pad_mode,
         )
         self.register_buffer("mean", torch.zeros(n_mels))
@@ -110,8 +118,9 @@ class LogMel(nn.Module):
         return n
 
     @torch.no_grad()
-    def fit_dataset(self, dataset: Dataset, transform: Callable | None = None,
-                    batch_size: int = 32) -> int:
+    def fit_dataset(
+        self, dataset: Dataset, transform: Callable | None = None, batch_size: int = 32
+    ) -> int:
         """`fit_statistics` over a dataset of (wave, ...) items, e.g. the training folds."""
         loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=0)
         waves = (b[0].to(self.mean.device) for b in loader)

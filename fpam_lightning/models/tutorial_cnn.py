@@ -13,9 +13,13 @@ from ..errors import ConfigError
 
 def conv_block(cin: int, cout: int, dropout: float) -> nn.Sequential:
     return nn.Sequential(
-        nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
-        nn.Conv2d(cout, cout, 3, padding=1), nn.ReLU(inplace=True),
-        nn.Dropout(dropout), nn.AvgPool2d(2),
+        nn.Conv2d(cin, cout, 3, padding=1),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(cout, cout, 3, padding=1),
+        nn.ReLU(inplace=True),
+        nn.Dropout(dropout),
+        nn.AvgPool2d(2),
     )
 
 
@@ -26,13 +30,12 @@ class TutorialCNN(nn.Module):
         super().__init__()
         bad = [lv for lv in levels if lv not in (2, 3, 4, 5)]
         if bad:
-            raise ConfigError(f"levels {bad} do not exist in tutorial_cnn: "
-                              "choose from [2, 3, 4, 5]")
+            raise ConfigError(
+                f"levels {bad} do not exist in tutorial_cnn: choose from [2, 3, 4, 5]"
+            )
         self.levels = sorted(set(levels))
         widths = (1, *self.WIDTHS)
-        self.blocks = nn.ModuleList(
-            conv_block(widths[i], widths[i + 1], dropout) for i in range(4)
-        )
+        self.blocks = nn.ModuleList(conv_block(widths[i], widths[i + 1], dropout) for i in range(4))
         self.channels = [self.WIDTHS[lv - 2] for lv in self.levels]
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:

@@ -42,16 +42,21 @@ def _unwrap(obj) -> dict[str, torch.Tensor]:
     return {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
 
 
-def remap_keys(state: dict[str, torch.Tensor], prefix: str | None = None,
-               keys: str | Mapping[str, str] | None = "timm") -> dict[str, torch.Tensor]:
+def remap_keys(
+    state: dict[str, torch.Tensor],
+    prefix: str | None = None,
+    keys: str | Mapping[str, str] | None = "timm",
+) -> dict[str, torch.Tensor]:
     """Strip `prefix` (e.g. "module.") where present, then rename by scheme or explicit map."""
     if isinstance(keys, Mapping):
         renames = tuple(dict(keys).items())
     else:
         scheme = keys or "timm"
         if scheme not in KEY_SCHEMES:
-            raise ConfigError(f"backbone.checkpoint_keys={scheme!r}: choose "
-                              f"{' or '.join(KEY_SCHEMES)}, or a mapping of prefixes")
+            raise ConfigError(
+                f"backbone.checkpoint_keys={scheme!r}: choose "
+                f"{' or '.join(KEY_SCHEMES)}, or a mapping of prefixes"
+            )
         renames = KEY_SCHEMES[scheme]
     out = {}
     for k, v in state.items():
@@ -59,10 +64,10 @@ def remap_keys(state: dict[str, torch.Tensor], prefix: str | None = None,
             p = prefix if prefix.endswith(".") else prefix + "."
             if not k.startswith(p):
                 continue
-            k = k[len(p):]
+            k = k[len(p) :]
         for src, dst in renames:
             if k.startswith(src):
-                k = dst + k[len(src):]
+                k = dst + k[len(src) :]
                 break
         out[k] = v
     return out
@@ -72,9 +77,13 @@ def _first_conv(target: Mapping[str, torch.Tensor]) -> str | None:
     return next((k for k, v in target.items() if k.endswith("weight") and v.ndim == 4), None)
 
 
-def load_backbone_checkpoint(backbone: nn.Module, path: str | Path, prefix: str | None = None,
-                             keys: str | Mapping[str, str] | None = "timm",
-                             partial: bool = False) -> dict[str, list[str]]:
+def load_backbone_checkpoint(
+    backbone: nn.Module,
+    path: str | Path,
+    prefix: str | None = None,
+    keys: str | Mapping[str, str] | None = "timm",
+    partial: bool = False,
+) -> dict[str, list[str]]:
     """Load `path` into `backbone` (its timm `body` if it has one); returns the key report."""
     path = Path(path).expanduser()
     if not path.is_file():
@@ -82,8 +91,10 @@ def load_backbone_checkpoint(backbone: nn.Module, path: str | Path, prefix: str 
     try:
         raw = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # pickle and zip errors have no common base class
-        raise ConfigError(f"backbone.checkpoint={path} cannot be read as a tensor-only state dict "
-                          f"({type(e).__name__}: {e})") from e
+        raise ConfigError(
+            f"backbone.checkpoint={path} cannot be read as a tensor-only state dict "
+            f"({type(e).__name__}: {e})"
+        ) from e
     module = getattr(backbone, "body", backbone)
     target = module.state_dict()
     source = remap_keys(_unwrap(raw), prefix, keys)
@@ -97,44 +108,75 @@ def load_backbone_checkpoint(backbone: nn.Module, path: str | Path, prefix: str 
         if k not in target or k in dropped:
             continue
         want = target[k]
-        if k == conv and v.shape != want.shape and v.ndim == 4 and v.shape[0] == want.shape[0] \
-                and v.shape[2:] == want.shape[2:]:
-            log.info("backbone.checkpoint: adapting %s from %d to %d input channels", k,
-                     v.shape[1], want.shape[1])
+        if (
+            k == conv
+            and v.shape != want.shape
+            and v.ndim == 4
+            and v.shape[0] == want.shape[0]
+            and v.shape[2:] == want.shape[2:]
+        ):
+            log.info(
+                "backbone.checkpoint: adapting %s from %d to %d input channels",
+                k,
+                v.shape[1],
+                want.shape[1],
+            )
             v = adapt_input_conv(want.shape[1], v)
         if v.shape != want.shape:
             mismatched.append(f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(want.shape)}")
             continue
         load[k] = v.to(want.dtype)
-    missing = sorted(k for k in target if k not in load and not k.endswith(IGNORED_SUFFIXES)
-                     and not any(m.startswith(k + ":") for m in mismatched))
+    missing = sorted(
+        k
+        for k in target
+        if k not in load
+        and not k.endswith(IGNORED_SUFFIXES)
+        and not any(m.startswith(k + ":") for m in mismatched)
+    )
     unexpected = sorted(k for k in source if k not in target and k not in dropped)
-    report = {"loaded": sorted(load), "missing": missing, "unexpected": unexpected,
-              "mismatched": mismatched, "dropped_classifier": dropped}
+    report = {
+        "loaded": sorted(load),
+        "missing": missing,
+        "unexpected": unexpected,
+        "mismatched": mismatched,
+        "dropped_classifier": dropped,
+    }
 
     log.info("backbone.checkpoint=%s: %d of %d tensors loaded", path, len(load), len(target))
     if dropped:
         log.info("backbone.checkpoint: dropped the source classifier: %s", ", ".join(dropped))
     if unexpected:
-        log.warning("backbone.checkpoint: %d unexpected key(s) ignored: %s", len(unexpected),
-                    _short(unexpected))
+        log.warning(
+            "backbone.checkpoint: %d unexpected key(s) ignored: %s",
+            len(unexpected),
+            _short(unexpected),
+        )
     if missing:
-        log.warning("backbone.checkpoint: %d missing key(s) keep their initial values: %s",
-                    len(missing), _short(missing))
+        log.warning(
+            "backbone.checkpoint: %d missing key(s) keep their initial values: %s",
+            len(missing),
+            _short(missing),
+        )
     if mismatched:
-        log.warning("backbone.checkpoint: %d shape mismatch(es): %s", len(mismatched),
-                    _short(mismatched))
+        log.warning(
+            "backbone.checkpoint: %d shape mismatch(es): %s", len(mismatched), _short(mismatched)
+        )
     if not load:
-        raise ConfigError(f"backbone.checkpoint={path}: no tensor matches the backbone's names "
-                          f"(e.g. {_short(sorted(source), 3)} vs {_short(sorted(target), 3)}); "
-                          "set backbone.checkpoint_prefix to strip a prefix")
+        raise ConfigError(
+            f"backbone.checkpoint={path}: no tensor matches the backbone's names "
+            f"(e.g. {_short(sorted(source), 3)} vs {_short(sorted(target), 3)}); "
+            "set backbone.checkpoint_prefix to strip a prefix"
+        )
     if (mismatched or missing) and not partial:
-        problems = [f"{len(mismatched)} shape mismatch(es): {_short(mismatched)}"] if mismatched \
-            else []
+        problems = (
+            [f"{len(mismatched)} shape mismatch(es): {_short(mismatched)}"] if mismatched else []
+        )
         problems += [f"{len(missing)} missing key(s): {_short(missing)}"] if missing else []
-        raise ConfigError(f"backbone.checkpoint={path} does not fit {type(module).__name__}: "
-                          + "; ".join(problems)
-                          + ". Set backbone.partial=true to load the tensors that fit.")
+        raise ConfigError(
+            f"backbone.checkpoint={path} does not fit {type(module).__name__}: "
+            + "; ".join(problems)
+            + ". Set backbone.partial=true to load the tensors that fit."
+        )
     module.load_state_dict(load, strict=False)
     return report
 

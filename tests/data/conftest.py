@@ -12,14 +12,25 @@ import soundfile as sf
 from fpam_lightning.data.synthetic import synthesize_us8k, synthetic_clip
 
 # The real ESC-10 classes keep their ESC-50 targets; two others stand for the rest of ESC-50.
-ESC10 = {0: "dog", 1: "rooster", 10: "rain", 11: "sea_waves", 12: "crackling_fire",
-         20: "crying_baby", 21: "sneezing", 38: "clock_tick", 40: "helicopter", 41: "chainsaw"}
+ESC10 = {
+    0: "dog",
+    1: "rooster",
+    10: "rain",
+    11: "sea_waves",
+    12: "crackling_fire",
+    20: "crying_baby",
+    21: "sneezing",
+    38: "clock_tick",
+    40: "helicopter",
+    41: "chainsaw",
+}
 OTHERS = {5: "cat", 30: "door_wood_knock"}
 ESC_COLUMNS = ["filename", "fold", "target", "category", "esc10", "src_file", "take"]
 
 
-def make_esc50(root: Path, per_fold: int = 1, seconds: float = 0.5, sample_rate: int = 44100,
-               seed: int = 0) -> Path:
+def make_esc50(
+    root: Path, per_fold: int = 1, seconds: float = 0.5, sample_rate: int = 44100, seed: int = 0
+) -> Path:
     """ESC-50 layout: audio/{fold}-{src}-{take}-{target}.wav and meta/esc50.csv (12 classes)."""
     rng = np.random.default_rng(seed)
     (root / "audio").mkdir(parents=True, exist_ok=True)
@@ -30,9 +41,12 @@ def make_esc50(root: Path, per_fold: int = 1, seconds: float = 0.5, sample_rate:
             for _ in range(per_fold):
                 src += 1
                 fname = f"{fold}-{src}-A-{target}.wav"
-                sf.write(root / "audio" / fname,
-                         synthetic_clip(target % 12, seconds, sample_rate, rng), sample_rate,
-                         subtype="PCM_16")
+                sf.write(
+                    root / "audio" / fname,
+                    synthetic_clip(target % 12, seconds, sample_rate, rng),
+                    sample_rate,
+                    subtype="PCM_16",
+                )
                 rows.append([fname, fold, target, name, target in ESC10, src, "A"])
     write_csv(root / "meta" / "esc50.csv", ESC_COLUMNS, rows)
     return root

@@ -18,14 +18,15 @@ def sine(freq: float, seconds: float, sr: int, channels: int = 1) -> np.ndarray:
 
 @pytest.mark.parametrize("subtype,sr,channels", US8K_FORMATS)
 @pytest.mark.parametrize("target_sr", [16000, 22050])
-def test_every_us8k_format_loads_resampled_mono_fixed_length(tmp_path, subtype, sr, channels,
-                                                             target_sr):
+def test_every_us8k_format_loads_resampled_mono_fixed_length(
+    tmp_path, subtype, sr, channels, target_sr
+):
     path = tmp_path / "clip.wav"
     sf.write(path, sine(1000.0, 0.5, sr, channels), sr, subtype=subtype)
     assert sf.info(path).subtype == subtype
     wave = load_audio(path, target_sr, num_samples=target_sr)  # 0.5 s padded to 1 s
     assert wave.dtype == torch.float32 and wave.shape == (target_sr,)
-    body, tail = wave[: target_sr // 2 - 50].numpy(), wave[target_sr // 2 + 50:]
+    body, tail = wave[: target_sr // 2 - 50].numpy(), wave[target_sr // 2 + 50 :]
     assert torch.all(tail == 0)  # padded at the end
     spectrum = np.abs(np.fft.rfft(body * np.hanning(len(body))))
     peak_hz = np.argmax(spectrum) * target_sr / len(body)

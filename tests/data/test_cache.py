@@ -77,8 +77,12 @@ def test_killed_build_leaves_no_trusted_cache_and_rebuilds(tmp_path):
     sf.write(audio / "long.wav", rng.uniform(-0.5, 0.5, (96000, 2)), 96000, subtype="PCM_24")
     files = ["long.wav"] * 200
     array_path, meta_path = cache_paths(cache, "slow", files, audio, 16000, 16000)
-    proc = subprocess.Popen([sys.executable, "-c", SCRIPT, str(audio), str(cache)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SCRIPT, str(audio), str(cache)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 120
         while not list(cache.glob("*.tmp")) and time.monotonic() < deadline:

@@ -11,16 +11,31 @@ from fpam_lightning.data.synthetic import synthesize_us8k
 
 from .conftest import make_esc50, read_csv
 
-TINY = ["trainer.max_epochs=1", "backbone=resnet18", "attention.channels=32", "trainer=cpu",
-        "logger=none", "data.num_workers=0", "data.batch_size=8", "data.val=none",
-        "++trainer.limit_train_batches=2", "++trainer.limit_test_batches=2",
-        "trainer.enable_progress_bar=false"]
+TINY = [
+    "trainer.max_epochs=1",
+    "backbone=resnet18",
+    "attention.channels=32",
+    "trainer=cpu",
+    "logger=none",
+    "data.num_workers=0",
+    "data.batch_size=8",
+    "data.val=none",
+    "++trainer.limit_train_batches=2",
+    "++trainer.limit_test_batches=2",
+    "trainer.enable_progress_bar=false",
+]
 
 
 def train(tmp_path, *overrides: str, check: bool = True):
     run = tmp_path / "run"
-    proc = run_cli("fpam_lightning.train", *TINY, *overrides, f"hydra.run.dir={run}",
-                   f"data.cache_dir={tmp_path / 'cache'}", check=check)
+    proc = run_cli(
+        "fpam_lightning.train",
+        *TINY,
+        *overrides,
+        f"hydra.run.dir={run}",
+        f"data.cache_dir={tmp_path / 'cache'}",
+        check=check,
+    )
     return proc, run
 
 
@@ -28,8 +43,14 @@ def test_esc10_trains_on_the_real_recordings_or_a_built_copy(tmp_path):
     """Real ESC-10 when it is beside the repository (400 clips decoded once), else a copy."""
     real = (ESC10 / "meta" / "esc50.csv").exists()
     root = ESC10 if real else make_esc50(tmp_path / "esc", seconds=2.0)
-    _, run = train(tmp_path, "data=esc10", f"data.root={root}", "data.fold=2",
-                   "data.clip_seconds=1.0", "data.cache_seconds=2.0")
+    _, run = train(
+        tmp_path,
+        "data=esc10",
+        f"data.root={root}",
+        "data.fold=2",
+        "data.clip_seconds=1.0",
+        "data.cache_seconds=2.0",
+    )
     res = json.loads((run / "results.json").read_text())
     assert res["status"] == "completed" and res["dataset"] == "esc10" and res["fold"] == 2
     assert res["num_train"] == (320 if real else 40) and res["num_test"] == (80 if real else 10)
@@ -47,8 +68,15 @@ def us8k_with_an_empty_file(tmp_path):
 
 def test_us8k_trains_and_skipped_files_are_counted(tmp_path):
     root, _ = us8k_with_an_empty_file(tmp_path)
-    _, run = train(tmp_path, "data=us8k", f"data.root={root}", "data.on_bad_file=skip",
-                   "features=tutorial", "data.clip_seconds=0.5", "data.fold=10")
+    _, run = train(
+        tmp_path,
+        "data=us8k",
+        f"data.root={root}",
+        "data.on_bad_file=skip",
+        "features=tutorial",
+        "data.clip_seconds=0.5",
+        "data.fold=10",
+    )
     res = json.loads((run / "results.json").read_text())
     assert res["status"] == "completed" and res["dataset"] == "us8k" and res["fold"] == 10
     assert res["skipped_files"] == 1 and res["num_train"] == 89 and res["num_test"] == 10
@@ -59,8 +87,14 @@ def test_us8k_trains_and_skipped_files_are_counted(tmp_path):
 def test_us8k_default_settings_full_epoch(tmp_path):
     """The stock us8k config (4 s at the features' rate, validation on the test fold)."""
     root = synthesize_us8k(tmp_path / "us", clips_per_class_per_fold=1, seconds=4.0)
-    _, run = train(tmp_path, "data=us8k", f"data.root={root}", "data.val=test_fold",
-                   "++trainer.limit_train_batches=1.0", "++trainer.limit_test_batches=1.0")
+    _, run = train(
+        tmp_path,
+        "data=us8k",
+        f"data.root={root}",
+        "data.val=test_fold",
+        "++trainer.limit_train_batches=1.0",
+        "++trainer.limit_test_batches=1.0",
+    )
     res = json.loads((run / "results.json").read_text())
     assert res["num_train"] == 90 and res["num_test"] == 10 and res["val_mode"] == "test_fold"
 

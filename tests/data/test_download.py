@@ -83,13 +83,22 @@ def esc_zip(tmp_path, server):
 
 
 def esc_dm(root: Path, url: str, sha256: str | None) -> ESC50DataModule:
-    return ESC50DataModule(str(root), subset="esc10", num_classes=10, sample_rate=16000,
-                           clip_seconds=0.25, num_workers=0, download=True, url=url,
-                           sha256=sha256)
+    return ESC50DataModule(
+        str(root),
+        subset="esc10",
+        num_classes=10,
+        sample_rate=16000,
+        clip_seconds=0.25,
+        num_workers=0,
+        download=True,
+        url=url,
+        sha256=sha256,
+    )
 
 
 def test_esc50_zip_is_downloaded_verified_extracted_used_and_never_refetched(
-        tmp_path, server, esc_zip):
+    tmp_path, server, esc_zip
+):
     _, _, log = server
     url, digest = esc_zip
     root = tmp_path / "data" / "ESC-50-master"
@@ -113,8 +122,15 @@ def test_us8k_tar_gz_with_official_layout(tmp_path, server):
     src = synthesize_us8k(tmp_path / "src" / "us", clips_per_class_per_fold=1, seconds=0.25)
     tar_folder(src, www / "UrbanSound8K.tar.gz", "UrbanSound8K")
     root = tmp_path / "data" / "UrbanSound8K"
-    dm = UrbanSound8KDataModule(str(root), sample_rate=16000, clip_seconds=0.5, num_workers=0,
-                                download=True, url=f"{base}/UrbanSound8K.tar.gz", sha256=None)
+    dm = UrbanSound8KDataModule(
+        str(root),
+        sample_rate=16000,
+        clip_seconds=0.5,
+        num_workers=0,
+        download=True,
+        url=f"{base}/UrbanSound8K.tar.gz",
+        sha256=None,
+    )
     dm.prepare_data()
     dm.setup()
     assert len(dm.table) == 100 and dm.skipped == [] and log == ["/UrbanSound8K.tar.gz"]
@@ -125,8 +141,10 @@ def test_wrong_checksum_is_detected_and_not_used(tmp_path, server, esc_zip):
     _, _, log = server
     url, digest = esc_zip
     root = tmp_path / "data" / "ESC-50-master"
-    with pytest.raises(DataError, match="checksum mismatch.*Place an existing copy|"
-                                        "Place an existing copy.*checksum mismatch"):
+    with pytest.raises(
+        DataError,
+        match="checksum mismatch.*Place an existing copy|Place an existing copy.*checksum mismatch",
+    ):
         esc_dm(root, url, "0" * 64).prepare_data()
     assert len(log) == 3  # retried, then reported
     assert not root.exists() and not list((tmp_path / "data" / "downloads").iterdir())
@@ -135,7 +153,7 @@ def test_wrong_checksum_is_detected_and_not_used(tmp_path, server, esc_zip):
 def test_corrupt_archive_is_detected_deleted_and_not_used(tmp_path, server, esc_zip):
     base, www, _ = server
     raw = bytearray((www / "master.zip").read_bytes())
-    raw[len(raw) // 3: len(raw) // 3 + 200] = bytes(200)  # damage a member's data
+    raw[len(raw) // 3 : len(raw) // 3 + 200] = bytes(200)  # damage a member's data
     (www / "broken.zip").write_bytes(bytes(raw))
     (www / "garbage.zip").write_bytes(b"this is not an archive" * 100)
     root = tmp_path / "data" / "ESC-50-master"
@@ -150,8 +168,10 @@ def test_corrupt_archive_is_detected_deleted_and_not_used(tmp_path, server, esc_
 def test_truncated_transfer_is_detected(tmp_path, server, esc_zip):
     base, _, log = server
     root = tmp_path / "data" / "ESC-50-master"
-    with pytest.raises(DataError, match="could not download .*truncated/master.zip: "
-                                        "(incomplete download|IncompleteRead)"):
+    with pytest.raises(
+        DataError,
+        match="could not download .*truncated/master.zip: (incomplete download|IncompleteRead)",
+    ):
         esc_dm(root, f"{base}/truncated/master.zip", None).prepare_data()
     assert len(log) == 3 and not root.exists()
     assert not list((tmp_path / "data" / "downloads").iterdir())
@@ -162,8 +182,9 @@ def test_unreachable_server_says_how_to_place_the_data(tmp_path, server):
     port = int(base.rsplit(":", 1)[1])
     root = tmp_path / "data" / "ESC-50-master"
     url = f"http://127.0.0.1:{port + 1 if port < 65535 else port - 1}/master.zip"
-    with pytest.raises(DataError, match="Place an existing copy there, or point at one with "
-                                        "data.root="):
+    with pytest.raises(
+        DataError, match="Place an existing copy there, or point at one with data.root="
+    ):
         esc_dm(root, url, None).prepare_data()
 
 
@@ -179,12 +200,14 @@ def test_a_local_file_stands_in_for_a_mirror(tmp_path, server, esc_zip):
 
 def crafted_tar(path: Path, kind: str, outside: Path) -> None:
     with tarfile.open(path, "w:gz") as tf:
+
         def add(name, data=b"evil", **attrs):
             info = tarfile.TarInfo(name)
             for k, v in attrs.items():
                 setattr(info, k, v)
             info.size = len(data) if info.type == tarfile.REGTYPE else 0
             tf.addfile(info, io.BytesIO(data) if info.type == tarfile.REGTYPE else None)
+
         add("ok/readme.txt", b"fine")
         if kind == "dotdot":
             add("ok/../../evil.txt")
@@ -230,6 +253,9 @@ def test_crafted_archives_are_rejected_and_write_nothing(tmp_path, fmt, kind):
     assert not list(outside.iterdir())
     assert not (tmp_path / "evil.txt").exists() and not (tmp_path / "box" / "evil.txt").exists()
     assert not list(dest.rglob("*"))  # checked before anything is written
-    after = sorted(p for p in tmp_path.rglob("*") if p != archive and not str(p).startswith(
-        str(tmp_path / "box")))
+    after = sorted(
+        p
+        for p in tmp_path.rglob("*")
+        if p != archive and not str(p).startswith(str(tmp_path / "box"))
+    )
     assert after == [p for p in before if not str(p).startswith(str(tmp_path / "box"))]

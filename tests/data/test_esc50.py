@@ -12,8 +12,15 @@ from .conftest import ESC10, ESC_COLUMNS, read_csv, write_csv
 
 
 def dm_for(root, **kw) -> ESC50DataModule:
-    kw = {"subset": "esc50", "num_classes": 12, "sample_rate": 16000, "clip_seconds": 0.5,
-          "num_workers": 0, "batch_size": 4, **kw}
+    kw = {
+        "subset": "esc50",
+        "num_classes": 12,
+        "sample_rate": 16000,
+        "clip_seconds": 0.5,
+        "num_workers": 0,
+        "batch_size": 4,
+        **kw,
+    }
     return ESC50DataModule(str(root), cache_dir=str(root.parent / "cache"), **kw)
 
 
@@ -80,9 +87,15 @@ def break_file(root, how: str) -> str:
     return name
 
 
-@pytest.mark.parametrize("how,reason", [("missing", "file not found"), ("empty", "empty file"),
-                                        ("truncated", "truncated WAV"),
-                                        ("corrupt", "WAV has no data chunk")])
+@pytest.mark.parametrize(
+    "how,reason",
+    [
+        ("missing", "file not found"),
+        ("empty", "empty file"),
+        ("truncated", "truncated WAV"),
+        ("corrupt", "WAV has no data chunk"),
+    ],
+)
 def test_bad_files_name_the_file_and_csv_row_or_are_skipped_and_counted(esc_dir, how, reason):
     name = break_file(esc_dir, how)
     with pytest.raises(DataError, match=rf"{name} \(esc50.csv row 4\): {reason}"):
@@ -96,6 +109,7 @@ def test_bad_files_name_the_file_and_csv_row_or_are_skipped_and_counted(esc_dir,
 def test_silent_clip_is_valid_data(esc_dir):
     _, rows = read_csv(esc_dir / "meta" / "esc50.csv")
     import soundfile as sf
+
     sf.write(esc_dir / "audio" / rows[0][0], np.zeros(22050), 44100, subtype="PCM_16")
     dm = ready(dm_for(esc_dir))
     assert dm.skipped == [] and not dm.waves[0].any()
@@ -117,6 +131,7 @@ def test_csv_errors_are_caught_at_setup(esc_dir):
 
     def fold6(rows):
         rows[4][1] = "6"
+
     edit_csv(esc_dir, change=fold6)
     with pytest.raises(DataError, match=r"row 6 \(.*\.wav\): fold 6 is out of range 1..5"):
         dm_for(esc_dir).prepare_data()
@@ -124,16 +139,19 @@ def test_csv_errors_are_caught_at_setup(esc_dir):
     def restore_and_target(rows):
         rows[4][1] = "1"
         rows[7][2] = "50"
+
     edit_csv(esc_dir, change=restore_and_target)
     with pytest.raises(DataError, match=r"row 9 \(.*\.wav\): target 50 is out of range 0..49"):
         dm_for(esc_dir).prepare_data()
 
     def restore(rows):
         rows[7][2] = rows[7][0].rsplit("-", 1)[1].split(".")[0]
+
     edit_csv(esc_dir, change=restore)
     ready(dm_for(esc_dir))  # the copy is whole again
-    with pytest.raises(DataError, match="defines 12 classes but the config expects "
-                                        "data.num_classes=50"):
+    with pytest.raises(
+        DataError, match="defines 12 classes but the config expects data.num_classes=50"
+    ):
         dm_for(esc_dir, num_classes=50).prepare_data()
 
 
@@ -150,8 +168,15 @@ def test_cache_seconds_reaches_the_module_crop(tiny_overrides, tmp_path):
 
     from fpam_lightning.train import build_datamodule, build_module
 
-    cfg = compose_train([*tiny_overrides, "data.clip_seconds=0.25", "data.cache_seconds=0.5",
-                         f"data.cache_dir={tmp_path / 'cache'}"], tmp_path / "run")
+    cfg = compose_train(
+        [
+            *tiny_overrides,
+            "data.clip_seconds=0.25",
+            "data.cache_seconds=0.5",
+            f"data.cache_dir={tmp_path / 'cache'}",
+        ],
+        tmp_path / "run",
+    )
     dm = build_datamodule(cfg)
     dm.prepare_data()
     dm.setup()
@@ -164,6 +189,6 @@ def test_cache_seconds_reaches_the_module_crop(tiny_overrides, tmp_path):
     assert crops.shape == (4, 4000)
     starts = []
     for row, crop in zip(wave, crops, strict=True):
-        start = next(s for s in range(4001) if torch.equal(row[s:s + 4000], crop))
+        start = next(s for s in range(4001) if torch.equal(row[s : s + 4000], crop))
         starts.append(start)
     assert len(set(starts)) > 1  # each clip its own random offset

@@ -12,8 +12,9 @@ from fpam_lightning.data.synthetic import synthesize_esc50
 
 
 def test_synthetic_layout_files_and_content(tmp_path):
-    root = synthesize_esc50(tmp_path / "syn", num_classes=3, clips_per_class_per_fold=2,
-                            seconds=0.5, sample_rate=22050)
+    root = synthesize_esc50(
+        tmp_path / "syn", num_classes=3, clips_per_class_per_fold=2, seconds=0.5, sample_rate=22050
+    )
     with open(root / "meta" / "esc50.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert list(rows[0]) == ["filename", "fold", "target", "category", "esc10", "src_file", "take"]

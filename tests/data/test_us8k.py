@@ -26,11 +26,24 @@ def ready(dm):
 
 def test_layout_formats_folds_and_lengths(us8k_dir):
     header, rows = read_csv(us8k_dir / "metadata" / "UrbanSound8K.csv")
-    assert header == ["slice_file_name", "fsID", "start", "end", "salience", "fold", "classID",
-                      "class"]
-    seen = {(sf.info(us8k_dir / "audio" / f"fold{r[5]}" / r[0]).subtype,
-             sf.info(us8k_dir / "audio" / f"fold{r[5]}" / r[0]).samplerate,
-             sf.info(us8k_dir / "audio" / f"fold{r[5]}" / r[0]).channels) for r in rows}
+    assert header == [
+        "slice_file_name",
+        "fsID",
+        "start",
+        "end",
+        "salience",
+        "fold",
+        "classID",
+        "class",
+    ]
+    seen = {
+        (
+            sf.info(us8k_dir / "audio" / f"fold{r[5]}" / r[0]).subtype,
+            sf.info(us8k_dir / "audio" / f"fold{r[5]}" / r[0]).samplerate,
+            sf.info(us8k_dir / "audio" / f"fold{r[5]}" / r[0]).channels,
+        )
+        for r in rows
+    }
     assert seen == set(US8K_FORMATS)  # 8-bit unsigned .. 32-bit float, 8 .. 96 kHz, 1-2 ch
     dm = ready(dm_for(us8k_dir, fold=10))
     assert dm.class_names == list(US8K_CLASSES) and dm.num_classes == 10
@@ -68,8 +81,9 @@ def test_csv_range_errors_name_row_and_file(us8k_dir):
     with pytest.raises(DataError, match="lacks the column.*class"):
         dm_for(us8k_dir).prepare_data()
     write_csv(path, header, [r for r in orig if r[6] != "9"])
-    with pytest.raises(DataError, match="defines 9 classes but the config expects "
-                                        "data.num_classes=10"):
+    with pytest.raises(
+        DataError, match="defines 9 classes but the config expects data.num_classes=10"
+    ):
         dm_for(us8k_dir).prepare_data()
 
 
@@ -77,8 +91,11 @@ def test_bad_file_in_a_fold_folder_is_named_and_skipped(us8k_dir):
     _, rows = read_csv(us8k_dir / "metadata" / "UrbanSound8K.csv")
     victim = us8k_dir / "audio" / f"fold{rows[10][5]}" / rows[10][0]
     victim.write_bytes(victim.read_bytes()[:100])
-    with pytest.raises(DataError, match=rf"fold2/{rows[10][0]} \(UrbanSound8K.csv row 12\): "
-                                        "truncated WAV"):
+    with pytest.raises(
+        DataError,
+        match=rf"fold2/{rows[10][0]} \(UrbanSound8K.csv row 12\): "
+        "truncated WAV",
+    ):
         dm_for(us8k_dir).prepare_data()
     dm = ready(dm_for(us8k_dir, on_bad_file="skip", fold=2))
     assert len(dm.skipped) == 1 and len(dm.indices["test"]) == 9

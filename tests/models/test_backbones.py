@@ -40,8 +40,7 @@ def test_any_timm_resnet_by_name_and_unknown_names_fail_clearly():
 
 
 @pytest.mark.parametrize("offline", ["1", None], ids=["HF_HUB_OFFLINE=1", "no-offline-flag"])
-def test_pretrained_without_network_fails_fast_with_a_clear_message(offline, monkeypatch,
-                                                                   tmp_path):
+def test_pretrained_without_network_fails_fast_with_a_clear_message(offline, monkeypatch, tmp_path):
     from huggingface_hub import constants
 
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))  # never a cached copy

@@ -19,8 +19,12 @@ from fpam_lightning.models.fpam import PyramidAttentionHead
 TABLE_1 = {2: (256, 101, 32), 3: (512, 51, 16), 4: (1024, 26, 8), 5: (2048, 13, 4)}
 HEADS = [("none", "paper"), *[(a, v) for a in ("psa", "pca", "fpam") for v in VARIANTS]]
 # A small network for CPU tests: resnet18 with the stock stem, 32 mels, 32 aligned channels.
-SMALL = ("backbone=resnet18", "backbone.paper_stem=false", "features.n_mels=32",
-         "attention.channels=32")
+SMALL = (
+    "backbone=resnet18",
+    "backbone.paper_stem=false",
+    "features.n_mels=32",
+    "attention.channels=32",
+)
 
 
 def net_cfg(*overrides: str) -> dict:
@@ -29,7 +33,8 @@ def net_cfg(*overrides: str) -> dict:
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose(config_name="train", overrides=["logger=none", *overrides])
     return OmegaConf.to_container(
-        OmegaConf.masked_copy(cfg, ["features", "backbone", "attention", "model"]), resolve=True)
+        OmegaConf.masked_copy(cfg, ["features", "backbone", "attention", "model"]), resolve=True
+    )
 
 
 def table_1_features(batch: int, levels) -> list[torch.Tensor]:
@@ -40,8 +45,9 @@ def table_1_features(batch: int, levels) -> list[torch.Tensor]:
 def test_fpam_on_table_1_features_gives_1024x26x8_and_maps_in_0_1(variant):
     torch.manual_seed(0)
     global_channels = 2048 if VARIANTS[variant]["global_branch"] else None
-    head = PyramidAttentionHead([512, 1024, 2048], 50, variant=variant,
-                                global_channels=global_channels)
+    head = PyramidAttentionHead(
+        [512, 1024, 2048], 50, variant=variant, global_channels=global_channels
+    )
     feats = table_1_features(2, (3, 4, 5))
     out = head(feats, torch.randn(2, *TABLE_1[5]))
     assert tuple(out.fused.shape) == (2, 1024, 26, 8)  # Table 1's FPAM row
@@ -59,13 +65,16 @@ def test_text_reading_res_2_3_4_fuses_on_res_3_grid():
 
 
 def test_variants_differ_only_by_named_switches():
-    paper, authors = (PyramidAttentionHead([8, 16, 32], 3, channels=16, variant=v,
-                                           global_channels=32) for v in ("paper", "authors"))
+    paper, authors = (
+        PyramidAttentionHead([8, 16, 32], 3, channels=16, variant=v, global_channels=32)
+        for v in ("paper", "authors")
+    )
     assert paper.align[0][0].kernel_size == (1, 1) and authors.align[0][0].kernel_size == (3, 3)
     assert paper.global_branch is None and authors.global_branch is not None
     # One switch flipped back turns that part of the authors' reading into the paper's.
-    mixed = PyramidAttentionHead([8, 16, 32], 3, channels=16, variant="authors",
-                                 global_channels=32, align_kernel=1)
+    mixed = PyramidAttentionHead(
+        [8, 16, 32], 3, channels=16, variant="authors", global_channels=32, align_kernel=1
+    )
     assert mixed.align[0][0].kernel_size == (1, 1) and mixed.global_branch is not None
     with pytest.raises(ConfigError, match="model.variant"):
         PyramidAttentionHead([8], 3, variant="mine")
@@ -84,8 +93,7 @@ def synthetic_batch(n_classes: int = 4, per_class: int = 2, seconds: float = 0.2
 @pytest.mark.parametrize(("attention", "variant"), HEADS)
 def test_every_head_trains_on_cpu_with_falling_loss(attention, variant):
     torch.manual_seed(0)
-    net = build_classifier(net_cfg(*SMALL, f"attention={attention}", f"model.variant={variant}"),
-                           4)
+    net = build_classifier(net_cfg(*SMALL, f"attention={attention}", f"model.variant={variant}"), 4)
     wave, y = synthetic_batch()
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     losses = []
@@ -128,9 +136,14 @@ def test_attention_none_has_no_attention_parameters_and_heads_share_the_backbone
 
 
 def test_tutorial_cnn_takes_the_tutorial_head_and_rejects_fpam():
-    cfg = net_cfg("features=tutorial", "backbone=tutorial_cnn", "attention=none",
-                  "model.classifier.hidden=128", "model.classifier.dropout=0.4",
-                  "model.classifier.hidden_dropout=0.2")
+    cfg = net_cfg(
+        "features=tutorial",
+        "backbone=tutorial_cnn",
+        "attention=none",
+        "model.classifier.hidden=128",
+        "model.classifier.dropout=0.4",
+        "model.classifier.hidden_dropout=0.2",
+    )
     net = build_classifier(cfg, 10).eval()
     assert tuple(net(torch.randn(2, 22050)).shape) == (2, 10)
     dense = [type(m).__name__ for m in net.head.classifier.net]

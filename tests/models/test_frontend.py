@@ -15,11 +15,14 @@ def frontend(name: str) -> LogMel:
     return LogMel(**OmegaConf.to_container(OmegaConf.load(CONF / "features" / f"{name}.yaml")))
 
 
-@pytest.mark.parametrize(("name", "seconds", "shape"), [
-    ("paper", 5.0, (1, 201, 64)),     # method.md: 80 000 samples -> 1 x 201 x 64
-    ("authors", 5.0, (1, 201, 64)),
-    ("tutorial", 4.0, (1, 173, 128)),  # 88 200 samples at 22.05 kHz, hop 512
-])
+@pytest.mark.parametrize(
+    ("name", "seconds", "shape"),
+    [
+        ("paper", 5.0, (1, 201, 64)),  # method.md: 80 000 samples -> 1 x 201 x 64
+        ("authors", 5.0, (1, 201, 64)),
+        ("tutorial", 4.0, (1, 173, 128)),  # 88 200 samples at 22.05 kHz, hop 512
+    ],
+)
 def test_recipe_frontends_give_their_shapes(name, seconds, shape):
     fe = frontend(name)
     n = int(seconds * fe.sample_rate)
@@ -50,8 +53,7 @@ def test_per_mel_statistics_standardise_and_are_buffers():
     assert not fe.needs_statistics
     out = torch.cat([fe(b) for b in batches]).reshape(-1, fe.n_mels)
     torch.testing.assert_close(out.mean(0), torch.zeros(fe.n_mels), atol=1e-3, rtol=0)
-    torch.testing.assert_close(out.std(0, unbiased=False), torch.ones(fe.n_mels), atol=1e-3,
-                               rtol=0)
+    torch.testing.assert_close(out.std(0, unbiased=False), torch.ones(fe.n_mels), atol=1e-3, rtol=0)
     state = fe.state_dict()
     assert {"mean", "std", "stats_frames"} <= set(state)
     again = frontend("authors")

@@ -11,8 +11,13 @@ from omegaconf import OmegaConf
 from fpam_lightning.models.frontend import LogMel
 from fpam_lightning.train import build_datamodule, train
 
-RUNS = [["attention=none"], ["attention=psa"], ["attention=pca"], ["attention=fpam"],
-        ["attention=fpam", "model.variant=authors"]]
+RUNS = [
+    ["attention=none"],
+    ["attention=psa"],
+    ["attention=pca"],
+    ["attention=fpam"],
+    ["attention=fpam", "model.variant=authors"],
+]
 
 
 def test_train_completes_for_every_ablation_and_both_variants(tiny_overrides, tmp_path):
@@ -29,8 +34,9 @@ def test_train_completes_for_every_ablation_and_both_variants(tiny_overrides, tm
 
 
 def test_per_mel_statistics_come_from_the_training_folds_only(tiny_overrides, tmp_path):
-    cfg = compose_train([*tiny_overrides, "features=authors", "model.variant=authors",
-                         "data.fold=2"], tmp_path)
+    cfg = compose_train(
+        [*tiny_overrides, "features=authors", "model.variant=authors", "data.fold=2"], tmp_path
+    )
     results = train(cfg)
     state = torch.load(results["ckpt_path"], map_location="cpu", weights_only=True)["state_dict"]
 
@@ -44,8 +50,9 @@ def test_per_mel_statistics_come_from_the_training_folds_only(tiny_overrides, tm
         return fe
 
     train_only, held_out = stats("train"), stats("test")
-    assert int(state["net.frontend.stats_frames"]) == \
-        len(dm.indices["train"]) * train_only.num_frames(dm.clip_samples)
+    assert int(state["net.frontend.stats_frames"]) == len(
+        dm.indices["train"]
+    ) * train_only.num_frames(dm.clip_samples)
     torch.testing.assert_close(state["net.frontend.mean"], train_only.mean, atol=1e-4, rtol=0)
     torch.testing.assert_close(state["net.frontend.std"], train_only.std, atol=1e-4, rtol=1e-4)
     # The held-out fold's clips would have moved them: they were not used.

@@ -53,8 +53,12 @@ def test_whole_network_loads_a_checkpoint_through_the_config(tmp_path):
     src = source_resnet18()
     path = tmp_path / "w.pt"
     torch.save(src.state_dict(), path)
-    cfg = {"features": {}, "attention": {"name": "none"}, "model": {},
-           "backbone": {"name": "resnet18", "checkpoint": str(path)}}
+    cfg = {
+        "features": {},
+        "attention": {"name": "none"},
+        "model": {},
+        "backbone": {"name": "resnet18", "checkpoint": str(path)},
+    }
     net = build_classifier(cfg, 3).eval()
     spec = torch.randn(1, 1, 21, 64)
     with torch.no_grad():
@@ -98,8 +102,9 @@ def test_missing_keys_wrong_prefix_and_unsafe_files_fail_clearly(tmp_path):
     torch.save(partial, tmp_path / "p.pt")
     with pytest.raises(ConfigError, match=r"missing key\(s\): layer4"):
         load_backbone_checkpoint(TimmBackbone("resnet18", [5]), tmp_path / "p.pt")
-    assert load_backbone_checkpoint(TimmBackbone("resnet18", [5]), tmp_path / "p.pt",
-                                    partial=True)["missing"][0].startswith("layer4.")
+    assert load_backbone_checkpoint(TimmBackbone("resnet18", [5]), tmp_path / "p.pt", partial=True)[
+        "missing"
+    ][0].startswith("layer4.")
     torch.save({f"encoder.{k}": v for k, v in state.items()}, tmp_path / "e.pt")
     with pytest.raises(ConfigError, match="checkpoint_prefix"):
         load_backbone_checkpoint(TimmBackbone("resnet18", [5]), tmp_path / "e.pt")
