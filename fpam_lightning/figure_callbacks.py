@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.loggers import WandbLogger
 
@@ -146,14 +147,46 @@ class FigureLogger(Callback):
 
 
 class OutOfFoldPredictions(Callback):
-    """After `trainer.test`, write the held-out fold's predictions.csv and per-class report."""
+    """The held-out fold's predictions.csv and per-class report, taken from the test pass itself.
 
-    def on_test_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+    Collecting the test step's logits (rather than scoring the fold again) keeps the report in
+    step with `test/acc`: same weights, same precision, same crops, and no second pass. Under DDP
+    every rank holds a shard; the shards are gathered and rank 0 writes the whole fold.
+    """
+
+    def on_test_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._parts: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+
+    def on_test_batch_end(
+        self,
+        trainer: Trainer,
+        pl_module: LightningModule,
+        outputs,
+        batch,
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        probs = outputs.detach().float().softmax(-1).cpu()
+        self._parts.append((torch.as_tensor(batch[2]).cpu(), batch[1].cpu(), probs))
+
+    def on_test_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        index, target, probs = (torch.cat(t).numpy() for t in zip(*self._parts, strict=True))
+        if trainer.world_size > 1 and torch.distributed.is_initialized():
+            shards: list = [None] * trainer.world_size
+            torch.distributed.all_gather_object(shards, (index, target, probs))
+            index, target, probs = (np.concatenate(s) for s in zip(*shards, strict=True))
+        self._parts = []
         if not trainer.is_global_zero:
             return
-        from .evaluate import write_report
+        from .evaluate import prediction_rows, write_report
 
-        dm, _, rows = _test_rows(trainer, pl_module)
+        # Sorted by clip, each clip once (a padding sampler may have repeated one).
+        index, first = np.unique(index, return_index=True)
+        dm = trainer.datamodule
+        files = [str(dm.audio_dir / dm.table.files[i]) for i in index]
+        rows = prediction_rows(
+            files, dm.table.folds[index], target[first], probs[first], list(dm.class_names)
+        )
         write_report(
             trainer.default_root_dir, rows, list(dm.class_names), f"{dm.name} fold {dm.fold}"
         )

@@ -183,8 +183,8 @@ class AudioClassificationModule(LightningModule):
             self.best_val_acc, self.best_val_epoch = float(acc), self.current_epoch
         self.log("val/acc_best", self.best_val_acc, sync_dist=False)
 
-    def test_step(self, batch, batch_idx: int):
-        self._eval_step(batch, self.test_acc, self.test_loss, "test")
+    def test_step(self, batch, batch_idx: int) -> torch.Tensor:
+        return self._eval_step(batch, self.test_acc, self.test_loss, "test")  # for callbacks
 
     def predict_step(self, batch, batch_idx: int) -> dict[str, torch.Tensor]:
         wave = batch[0] if isinstance(batch, (list, tuple)) else batch

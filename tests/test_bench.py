@@ -153,7 +153,9 @@ def test_fast_path_option_runs_on_cpu(option, tiny_overrides, tmp_path, keep_cud
         assert conv_weight.is_contiguous(memory_format=torch.channels_last)
     else:
         assert not any(probe.layouts)
-    assert all(d == (torch.bfloat16 if option == "bf16" else torch.float32) for d in probe.dtypes)
+    assert all(
+        d == (torch.bfloat16 if option == "bf16" else torch.float32) for d in probe.dtypes
+    ), sorted({str(d) for d in probe.dtypes})
     assert probe.eval_sizes[0] == (8 if option == "eval_batch" else 4)
     if option == "cudnn_benchmark":
         assert torch.backends.cudnn.benchmark is True

@@ -6,6 +6,7 @@ clip; the test accuracy must equal a single-process evaluation of the same weigh
 
 from __future__ import annotations
 
+import csv
 import json
 
 import pytest
@@ -54,6 +55,7 @@ def test_ddp_cpu_multirun_job_reduces_over_both_ranks(tmp_path):
         "cv_summary.md",
         "cv_summary.png",
         "multirun.yaml",
+        "pooled",
     ]
     assert not logs.exists()
     job = sweep / "0"
@@ -61,6 +63,14 @@ def test_ddp_cpu_multirun_job_reduces_over_both_ranks(tmp_path):
     assert "Launching 1 jobs" in proc.stdout and proc.stdout.count("#0 :") == 1
     res = json.loads((job / "results.json").read_text())
     assert res["status"] == "completed" and res["num_test"] == 9
+
+    # predictions.csv gathers both ranks' shards: every held-out clip once, scored as test/acc.
+    with open(job / "predictions.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 9 and len({r["file"] for r in rows}) == 9
+    assert {int(r["fold"]) for r in rows} == {1}
+    hits = sum(r["target"] == r["predicted"] for r in rows)
+    assert hits / 9 == pytest.approx(res["test_acc"], abs=1e-6)
 
     # The same last-epoch weights, evaluated by one process over the whole held-out fold.
     cfg = compose_train([*ovr, "trainer=cpu"], tmp_path / "eval")
