@@ -12,7 +12,6 @@ the model records the sample rate, clip length, class names and the measured dif
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ import torch
 from omegaconf import DictConfig
 
 from .checkpoint import LoadedCheckpoint, load_checkpoint
-from .errors import ConfigError, FpamError
+from .errors import ConfigError, FpamError, exit_on_user_error
 from .io import write_json_atomic
 
 log = logging.getLogger("fpam_lightning")
@@ -167,7 +166,7 @@ def export(
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="export")
 def main(cfg: DictConfig) -> None:
-    try:
+    with exit_on_user_error():
         export(
             str(cfg.ckpt_path),
             str(cfg.format),
@@ -177,10 +176,6 @@ def main(cfg: DictConfig) -> None:
             float(cfg.atol),
             float(cfg.rtol),
         )
-    except FpamError as e:
-        log.error("%s", e)
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
 
 
 if __name__ == "__main__":

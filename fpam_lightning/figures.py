@@ -17,6 +17,7 @@ import argparse
 import csv
 import math
 import sys
+import textwrap
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,16 +30,20 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from .errors import FpamError  # noqa: E402
+from .errors import USER_ERROR_EXIT_CODE, FpamError  # noqa: E402
+from .io import atomic_path  # noqa: E402
 
 DPI = 100
 
 
 def save(fig: Figure, path: str | Path) -> Path:
+    """Write the PNG atomically (a killed run leaves no half image) and free the figure."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=DPI)  # no tight bbox: the PNG is figsize x DPI
-    plt.close(fig)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png", dpi=DPI)  # no tight bbox: the PNG is figsize x DPI
+    finally:
+        plt.close(fig)
     return path
 
 
@@ -219,11 +224,12 @@ def curves_figure(metrics: dict[str, dict[int, float]], title: str = "") -> Figu
 
 
 def box_figure(groups: dict[str, list[float]], title: str = "") -> Figure:
-    """Fold accuracies per configuration: a box per group with each fold as a dot."""
+    """Fold accuracies (fractions) per configuration: a box per group, each fold a dot."""
     names = list(groups)
-    fig, ax = plt.subplots(figsize=(max(4.0, 1.6 * len(names) + 1.5), 4.0), layout="constrained")
-    data = [groups[n] for n in names]
-    ax.boxplot(data, widths=0.5, showmeans=True)
+    width = max(4.0, 1.6 * len(names) + 1.5)
+    fig, ax = plt.subplots(figsize=(width, 4.0), layout="constrained")
+    data = [[100 * v for v in groups[n]] for n in names]
+    ax.boxplot(data, widths=0.5, showmeans=True, showfliers=False)  # every fold is a dot
     for i, vals in enumerate(data, start=1):
         ax.scatter(
             np.full(len(vals), i) + np.linspace(-0.08, 0.08, len(vals)),
@@ -237,10 +243,9 @@ def box_figure(groups: dict[str, list[float]], title: str = "") -> Figure:
         [f"{n}\n({len(groups[n])} fold{'s' if len(groups[n]) != 1 else ''})" for n in names],
         fontsize=8,
     )
-    ax.set_ylabel("test accuracy (last epoch)")
+    ax.set_ylabel("held-out fold accuracy (%), last epoch")
     ax.grid(axis="y", alpha=0.3)
-    if title:
-        ax.set_title(title)
+    ax.set_title(textwrap.fill(title or "fold accuracies", width=int(9 * width)), fontsize=10)
     return fig
 
 
@@ -444,7 +449,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         path = args.run(args)
     except FpamError as e:
         print(f"error: {e}", file=sys.stderr)
-        return 2
+        return USER_ERROR_EXIT_CODE
     print(path)
     return 0
 

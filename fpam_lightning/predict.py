@@ -31,7 +31,7 @@ import torch
 
 from .checkpoint import LoadedCheckpoint, load_checkpoint
 from .data.audio import AudioDecodeError, decode, resample, to_mono
-from .errors import FpamError
+from .errors import USER_ERROR_EXIT_CODE, FpamError
 from .io import atomic_path
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3")
@@ -234,7 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run(sys.argv[1:] if argv is None else argv)
     except FpamError as e:
         print(f"error: {e}", file=sys.stderr)
-        return 2
+        return USER_ERROR_EXIT_CODE
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from .io import atomic_path, read_json, write_json_atomic, write_text_atomic
+from .io import read_json, write_json_atomic, write_text_atomic
 from .results import RESULTS_FILE
 
 log = logging.getLogger("fpam_lightning")
@@ -298,29 +298,12 @@ def to_markdown(summary: dict[str, Any]) -> str:
 
 def box_plot(summary: dict[str, Any], path: Path) -> None:
     """The tutorial's figure: fold accuracies per configuration, one box each."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from .figures import box_figure, save
 
     rows = [r for r in summary["rows"] if r["n_completed"]]
-    fig, ax = plt.subplots(figsize=(max(4.0, 1.6 * len(rows) + 1), 4))
-    data = [[100 * v for v in r["folds"].values() if v is not None] for r in rows]
-    if data:
-        ax.boxplot(data)
-        for i, values in enumerate(data, start=1):
-            ax.scatter([i] * len(values), values, s=12, color="black", zorder=3)
-        ax.set_xticks(
-            range(1, len(rows) + 1),
-            [r["configuration"].replace(" ", "\n") for r in rows],
-            fontsize=8,
-        )
-    ax.set_ylabel("held-out fold accuracy (%), last epoch")
-    ax.set_title("fold accuracies")
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
-    plt.close(fig)
+    groups = {r["configuration"]: [v for v in r["folds"].values() if v is not None] for r in rows}
+    datasets = ", ".join(sorted({str(r["dataset"]) for r in rows if r.get("dataset")}))
+    save(box_figure(groups, f"fold accuracies, {datasets}" if datasets else ""), path)
 
 
 def write_summary(summary: dict[str, Any], out_dir: str | Path) -> dict[str, Path]:
