@@ -57,7 +57,7 @@ class DeviceWaveforms(Dataset):
 
     `__getitems__` makes the DataLoader ask for a whole batch of positions at once, and
     `keep_batch` (the collate) passes the gathered tensors through unchanged: (wave, target,
-    index), as the host path's collated batches are.
+    index), as the host path's `WaveformDataset.__getitems__` does from the memmap.
     """
 
     def __init__(self, waves: torch.Tensor, targets: torch.Tensor, indices: np.ndarray):
@@ -78,5 +78,5 @@ class DeviceWaveforms(Dataset):
 
 
 def keep_batch(batch):
-    """The collate of the on-device path: the batch is already gathered."""
+    """The collate of both paths: their datasets' `__getitems__` already gathered the batch."""
     return batch
