@@ -170,19 +170,23 @@ class OutOfFoldPredictions(Callback):
         self._parts.append((torch.as_tensor(batch[2]).cpu(), batch[1].cpu(), probs))
 
     def on_test_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        index, target, probs = (torch.cat(t).numpy() for t in zip(*self._parts, strict=True))
+        dm = trainer.datamodule
+        if self._parts:
+            index, target, probs = (torch.cat(t).numpy() for t in zip(*self._parts, strict=True))
+        else:  # an empty shard still joins the gather
+            index, target = np.zeros(0, np.int64), np.zeros(0, np.int64)
+            probs = np.zeros((0, len(dm.class_names)), np.float32)
         if trainer.world_size > 1 and torch.distributed.is_initialized():
             shards: list = [None] * trainer.world_size
             torch.distributed.all_gather_object(shards, (index, target, probs))
             index, target, probs = (np.concatenate(s) for s in zip(*shards, strict=True))
         self._parts = []
-        if not trainer.is_global_zero:
+        if not trainer.is_global_zero or not len(index):
             return
         from .evaluate import prediction_rows, write_report
 
         # Sorted by clip, each clip once (a padding sampler may have repeated one).
         index, first = np.unique(index, return_index=True)
-        dm = trainer.datamodule
         files = [str(dm.audio_dir / dm.table.files[i]) for i in index]
         rows = prediction_rows(
             files, dm.table.folds[index], target[first], probs[first], list(dm.class_names)

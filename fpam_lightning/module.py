@@ -130,9 +130,8 @@ class AudioClassificationModule(LightningModule):
         if not fe.needs_statistics:
             return
         dm = self.trainer.datamodule
-        n = fe.fit_dataset(
-            dm.dataset("train"), lambda w: self.crop(w, train=False), dm.eval_batch_size
-        )
+        device = fe.mean.device
+        n = fe.fit_statistics(self.crop(w.to(device), train=False) for w in dm.clips("train"))
         mean, std = self.trainer.strategy.broadcast((fe.mean.cpu(), fe.std.cpu()), src=0)
         fe.set_statistics(mean.to(fe.mean.device), std.to(fe.std.device), n)
         logging.getLogger(__name__).info(

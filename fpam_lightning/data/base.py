@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -327,6 +328,13 @@ class FoldDataModule(LightningDataModule):
 
     def dataset(self, split: str) -> WaveformDataset:
         return WaveformDataset(self.waves, self.table.targets, self.indices[split])
+
+    def clips(self, split: str) -> Iterator[torch.Tensor]:
+        """The split's waveforms in order, a batch at a time, in this process: no sampler and
+        no DDP shard, for statistics that must see the whole split (per-mel normalisation)."""
+        data, step = self.dataset(split), self.eval_batch_size
+        for start in range(0, len(data), step):
+            yield data.__getitems__(list(range(start, min(start + step, len(data)))))[0]
 
     def device_dataset(self, split: str) -> device_data.DeviceWaveforms | None:
         """The split on the trainer's device when `on_device` resolves true, else None."""

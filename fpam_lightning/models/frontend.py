@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 import torch
 import torchaudio
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
 
 from ..errors import ConfigError
 
@@ -116,15 +115,6 @@ class LogMel(nn.Module):
         std = (s2 / n - mean * mean).clamp_min(0).sqrt()
         self.set_statistics(mean.float(), std.float(), n)
         return n
-
-    @torch.no_grad()
-    def fit_dataset(
-        self, dataset: Dataset, transform: Callable | None = None, batch_size: int = 32
-    ) -> int:
-        """`fit_statistics` over a dataset of (wave, ...) items, e.g. the training folds."""
-        loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=0)
-        waves = (b[0].to(self.mean.device) for b in loader)
-        return self.fit_statistics(map(transform, waves) if transform else waves)
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         spec = self.unnormalized(wave)

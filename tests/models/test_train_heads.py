@@ -46,7 +46,7 @@ def test_per_mel_statistics_come_from_the_training_folds_only(tiny_overrides, tm
 
     def stats(split: str) -> LogMel:
         fe = LogMel(**features)
-        fe.fit_dataset(dm.dataset(split))
+        fe.fit_statistics(dm.clips(split))
         return fe
 
     train_only, held_out = stats("train"), stats("test")
