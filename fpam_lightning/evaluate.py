@@ -86,12 +86,15 @@ def score(module, loader: Sequence) -> Scores:
 
 # --- reports ------------------------------------------------------------------------------------
 def prediction_rows(
-    files: Sequence[str],
-    folds: Sequence[int],
+    dm: Any,
+    indices: np.ndarray,
     targets: np.ndarray,
     probs: np.ndarray,
     class_names: Sequence[str],
 ) -> list[dict[str, Any]]:
+    """One row per clip, named by its file and fold in the data module's clip table."""
+    files = [dm.audio_dir / dm.table.files[i] for i in indices]
+    folds = dm.table.folds[indices]
     rows = []
     for f, fold, t, p in zip(files, folds, targets, probs, strict=True):
         pred = int(np.argmax(p))
@@ -280,11 +283,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     loaded = load_checkpoint(cfg.ckpt_path, pick_device(str(cfg.get("device", "auto"))))
     dm = build_datamodule_for(cfg, loaded)
     scores = score(loaded.module, dm.test_dataloader())
-    table = dm.table
-    files = [str(dm.audio_dir / table.files[i]) for i in scores.indices]
-    rows = prediction_rows(
-        files, table.folds[scores.indices], scores.targets, scores.probs, loaded.class_names
-    )
+    rows = prediction_rows(dm, scores.indices, scores.targets, scores.probs, loaded.class_names)
     title = f"{dm.name} fold {dm.fold}"
     rep = write_report(out, rows, loaded.class_names, title)
     np.savez_compressed(

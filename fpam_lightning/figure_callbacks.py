@@ -30,10 +30,7 @@ def _test_rows(trainer: Trainer, module: LightningModule):
 
     dm = trainer.datamodule
     scores = score(module, dm.test_dataloader())
-    files = [str(dm.audio_dir / dm.table.files[i]) for i in scores.indices]
-    rows = prediction_rows(
-        files, dm.table.folds[scores.indices], scores.targets, scores.probs, list(dm.class_names)
-    )
+    rows = prediction_rows(dm, scores.indices, scores.targets, scores.probs, list(dm.class_names))
     return dm, scores, rows
 
 
@@ -187,10 +184,7 @@ class OutOfFoldPredictions(Callback):
 
         # Sorted by clip, each clip once (a padding sampler may have repeated one).
         index, first = np.unique(index, return_index=True)
-        files = [str(dm.audio_dir / dm.table.files[i]) for i in index]
-        rows = prediction_rows(
-            files, dm.table.folds[index], target[first], probs[first], list(dm.class_names)
-        )
+        rows = prediction_rows(dm, index, target[first], probs[first], list(dm.class_names))
         write_report(
             trainer.default_root_dir, rows, list(dm.class_names), f"{dm.name} fold {dm.fold}"
         )
