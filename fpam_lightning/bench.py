@@ -131,37 +131,22 @@ def _best(rates: Sequence[float]) -> float:
 # --- the configuration, the data and the Lightning parts -----------------------------------------
 def compose(overrides: list[str]) -> DictConfig:
     """conf/train.yaml with overrides, as `python -m fpam_lightning.train` composes it."""
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
+    from .utils.config import compose as compose_config
 
-    GlobalHydra.instance().clear()
-    conf = Path(__file__).resolve().parents[1] / "conf"
-    with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
-        return hydra_compose(config_name="train", overrides=overrides)
+    return compose_config("train", overrides)
 
 
 def lightning_parts(cfg: DictConfig, callbacks: Iterable[Callback] = (), **trainer_kw):
     """The (trainer, module, datamodule) that `train()` builds from `cfg`, without a logger."""
-    from hydra.utils import instantiate
-
-    from .callbacks import build_callbacks
-    from .ckpt_io import SafeCheckpointIO
-    from .train import build_datamodule, build_module
+    from .training.build import build_datamodule, build_module, build_trainer
+    from .training.callbacks import build_callbacks
 
     seed_everything(int(cfg.seed), workers=True, verbose=False)  # as train() does
     dm = build_datamodule(cfg)
     dm.prepare_data()
     module = build_module(cfg, dm)
     out = Path(cfg.paths.output_dir)
-    trainer: Trainer = instantiate(
-        cfg.trainer,
-        logger=False,
-        default_root_dir=str(out),
-        callbacks=[*build_callbacks(cfg, out, False), *callbacks],
-        plugins=[SafeCheckpointIO()],
-        **trainer_kw,
-    )
+    trainer = build_trainer(cfg, out, [*build_callbacks(cfg, out, False), *callbacks], **trainer_kw)
     return trainer, module, dm
 
 
@@ -426,7 +411,7 @@ def run(s: dict[str, Any], work: Path, log: Callable[[str], None] = print) -> di
         return compose(overrides_for(s, root, work / "cache", work / tag, on_device))
 
     # First pass: decode + resample every clip into the cache; then a cached epoch over all clips.
-    from .train import build_datamodule
+    from .training.build import build_datamodule
 
     dm = build_datamodule(cfg_for(False, "data"))
     mem.reset()
@@ -469,7 +454,7 @@ def run(s: dict[str, Any], work: Path, log: Callable[[str], None] = print) -> di
     bare_mem = fit_mem = host_mem = {}
     for r in range(s["rounds"]):
         torch.manual_seed(0)
-        from .train import build_module
+        from .training.build import build_module
 
         cfg = cfg_for(True, f"fit{r}")
         bare = BareLoop(

@@ -24,10 +24,10 @@ import torch.nn.functional as F
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from .checkpoint import CheckpointError, LoadedCheckpoint, load_checkpoint
-from .errors import FpamError, exit_on_user_error
-from .io import atomic_path, write_json_atomic, write_text_atomic
-from .results import write_results
+from .training.checkpoint import CheckpointError, LoadedCheckpoint, load_checkpoint
+from .utils.errors import FpamError, exit_on_user_error
+from .utils.io import atomic_path, write_json_atomic, write_text_atomic
+from .utils.results import write_results
 
 log = logging.getLogger("fpam_lightning")
 
@@ -235,7 +235,7 @@ def log_to_wandb(cfg: DictConfig, out: Path, results: dict, rows: list[dict]) ->
 
     import wandb
 
-    from .loggers import wandb_offline
+    from .training.loggers import wandb_offline
 
     run = wandb.init(
         project=wcfg.project,
@@ -275,7 +275,7 @@ def log_to_wandb(cfg: DictConfig, out: Path, results: dict, rows: list[dict]) ->
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Score `cfg.ckpt_path` on `cfg.data`'s held-out fold and write the report files."""
-    from .train import output_dir_of
+    from .utils.cli import output_dir_of
 
     start = time.time()
     out = output_dir_of(cfg)
@@ -324,7 +324,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     return results
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="evaluate")
+@hydra.main(version_base="1.3", config_path="conf", config_name="evaluate")
 def main(cfg: DictConfig) -> float:
     with exit_on_user_error():
         if cfg.get("ckpt_path") in (None, "", "null"):

@@ -20,9 +20,9 @@ import numpy as np
 import torch
 from omegaconf import DictConfig
 
-from .checkpoint import LoadedCheckpoint, load_checkpoint
-from .errors import ConfigError, FpamError, exit_on_user_error
-from .io import write_json_atomic
+from .training.checkpoint import LoadedCheckpoint, load_checkpoint
+from .utils.errors import ConfigError, FpamError, exit_on_user_error
+from .utils.io import write_json_atomic
 
 log = logging.getLogger("fpam_lightning")
 FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}
@@ -164,7 +164,7 @@ def export(
     return info
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="export")
+@hydra.main(version_base="1.3", config_path="conf", config_name="export")
 def main(cfg: DictConfig) -> None:
     with exit_on_user_error():
         export(

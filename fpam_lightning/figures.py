@@ -30,8 +30,8 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from .errors import USER_ERROR_EXIT_CODE, FpamError  # noqa: E402
-from .io import atomic_path  # noqa: E402
+from .utils.errors import USER_ERROR_EXIT_CODE, FpamError  # noqa: E402
+from .utils.io import atomic_path  # noqa: E402
 
 DPI = 100
 
@@ -345,8 +345,8 @@ def pick_per_class(rows: list[dict], names: list[str]) -> list[dict]:
 
 # --- command line ------------------------------------------------------------------------------
 def _attention(args) -> Path:
-    from .checkpoint import load_checkpoint
     from .data.audio import AudioDecodeError, load_audio
+    from .training.checkpoint import load_checkpoint
 
     loaded = load_checkpoint(args.ckpt)
     entries: list[tuple[str, str]] = []  # (path, title)

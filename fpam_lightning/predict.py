@@ -29,10 +29,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoint import LoadedCheckpoint, load_checkpoint
 from .data.audio import AudioDecodeError, decode, resample, to_mono
-from .errors import USER_ERROR_EXIT_CODE, FpamError
-from .io import atomic_path
+from .training.checkpoint import LoadedCheckpoint, load_checkpoint
+from .utils.errors import USER_ERROR_EXIT_CODE, FpamError
+from .utils.io import atomic_path
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3")
 DEFAULTS = {

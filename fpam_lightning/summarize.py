@@ -30,8 +30,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from .io import read_json, write_json_atomic, write_text_atomic
-from .results import RESULTS_FILE
+from .utils.io import read_json, write_json_atomic, write_text_atomic
+from .utils.results import RESULTS_FILE
 
 log = logging.getLogger("fpam_lightning")
 
@@ -360,7 +360,7 @@ def log_summary_to_wandb(summary: dict[str, Any], config: DictConfig) -> str | N
         return None
     import wandb
 
-    from .loggers import group_name, wandb_offline
+    from .training.loggers import group_name, wandb_offline
 
     sweep_dir = Path(config.hydra.sweep.dir)
     run = wandb.init(

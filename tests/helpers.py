@@ -10,8 +10,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from fpam_lightning.utils.config import CONF_DIR, compose
+
 REPO = Path(__file__).resolve().parents[1]
-CONF = REPO / "conf"
+CONF = CONF_DIR
 ESC10 = REPO.parent / "shared" / "data" / "esc10"
 
 # The synthetic set every quick test trains on: 4 classes x 2 clips x 5 folds of 0.5 s.
@@ -37,14 +39,10 @@ def compose_train(overrides: list[str], output_dir: Path):
 
 def compose_config(config_name: str, overrides: list[str], output_dir: Path):
     """Compose conf/<config_name>.yaml as its entry point would, outputs in output_dir."""
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
     from hydra.core.hydra_config import HydraConfig
     from omegaconf import open_dict
 
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose(config_name=config_name, overrides=overrides, return_hydra_config=True)
+    cfg = compose(config_name, overrides, return_hydra_config=True)
     with open_dict(cfg):
         cfg.hydra.runtime.output_dir = str(output_dir)
         cfg.paths.output_dir = str(output_dir)

@@ -6,7 +6,7 @@ import pytest
 import torch
 from analysis_run import trained_run
 
-from fpam_lightning.checkpoint import CheckpointError, load_checkpoint
+from fpam_lightning.training.checkpoint import CheckpointError, load_checkpoint
 
 
 @pytest.fixture(scope="module")

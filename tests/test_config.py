@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from helpers import CONF, compose_train, run_cli
 
-from fpam_lightning.config import group_options, validate
-from fpam_lightning.errors import ConfigError
+from fpam_lightning.utils.config import group_options, validate
+from fpam_lightning.utils.errors import ConfigError
 
 BAD = {
     "esc10 fold 6": (

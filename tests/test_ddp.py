@@ -13,7 +13,7 @@ import pytest
 from helpers import compose_train, run_cli
 from lightning.pytorch import Trainer
 
-from fpam_lightning.train import build_datamodule, build_module
+from fpam_lightning.training.build import build_datamodule, build_module
 
 ODD = {"num_classes": 3, "clips_per_class_per_fold": 3, "seconds": 0.5, "sample_rate": 16000}
 

@@ -32,7 +32,7 @@ def fresh_input(n: int) -> torch.Tensor:
 
 
 def reference(ckpt: Path, x: torch.Tensor) -> np.ndarray:
-    from fpam_lightning.checkpoint import load_checkpoint
+    from fpam_lightning.training.checkpoint import load_checkpoint
 
     with torch.no_grad():
         return load_checkpoint(ckpt).net(x).numpy()
@@ -81,8 +81,8 @@ def test_onnx_export_runs_in_onnxruntime(ckpt, tmp_path):
 
 
 def test_export_default_path_and_bad_input(ckpt, tmp_path):
-    from fpam_lightning.errors import ConfigError
     from fpam_lightning.export import default_output, export
+    from fpam_lightning.utils.errors import ConfigError
 
     assert default_output(ckpt, "onnx") == ckpt.parent.parent / "export" / "last.onnx"
     proc = run_cli(

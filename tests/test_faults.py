@@ -14,11 +14,11 @@ import pytest
 import torch
 from helpers import REPO, compose_train, run_cli
 
-from fpam_lightning.ckpt_io import SafeCheckpointIO, UnsafeCheckpointError, safe_torch_load
-from fpam_lightning.errors import DataError, FpamError
-from fpam_lightning.numerics import NumericalError
-from fpam_lightning.preemption import PREEMPTED_EXIT_CODE
-from fpam_lightning.train import train
+from fpam_lightning.training.ckpt_io import SafeCheckpointIO, UnsafeCheckpointError, safe_torch_load
+from fpam_lightning.training.numerics import NumericalError
+from fpam_lightning.training.run import train
+from fpam_lightning.utils.cli import PREEMPTED_EXIT_CODE
+from fpam_lightning.utils.errors import DataError, FpamError
 
 DETERMINISTIC = ["trainer.deterministic=true", "trainer.max_epochs=3"]
 
@@ -151,9 +151,9 @@ def test_resume_from_poisoned_checkpoint_refuses_and_runs_nothing(tiny_overrides
 
 
 def test_other_load_paths_refuse_the_payload(tmp_path):
-    from fpam_lightning.checkpoint import read_checkpoint
     from fpam_lightning.models.backbones import build_backbone
     from fpam_lightning.models.weights import load_backbone_checkpoint
+    from fpam_lightning.training.checkpoint import read_checkpoint
 
     marker = tmp_path / "pwned"
     backbone = build_backbone("resnet18", [5], paper_stem=True)
@@ -171,8 +171,8 @@ def test_other_load_paths_refuse_the_payload(tmp_path):
 
 
 def test_pretrained_weights_offline_fail_fast_with_a_clear_message(tmp_path):
-    from fpam_lightning.errors import ConfigError
     from fpam_lightning.models.backbones import build_backbone
+    from fpam_lightning.utils.errors import ConfigError
 
     assert os.environ.get("HF_HUB_OFFLINE") == "1"  # set by conftest: no network in tests
     with pytest.raises(ConfigError, match="backbone.pretrained=true.*backbone.checkpoint=PATH"):

@@ -11,7 +11,13 @@ from pathlib import Path
 import pytest
 from helpers import compose_train
 
-from fpam_lightning.loggers import build_loggers, group_name, run_name, sweep_group, wandb_offline
+from fpam_lightning.training.loggers import (
+    build_loggers,
+    group_name,
+    run_name,
+    sweep_group,
+    wandb_offline,
+)
 
 
 @pytest.mark.parametrize(

@@ -77,8 +77,8 @@ def test_long_stereo_short_8k_and_folder(ckpt, tmp_path):
 
 def test_single_file_matches_the_model(ckpt, tmp_path):
     """A clip exactly the training length is one window scored as the module scores it."""
-    from fpam_lightning.checkpoint import load_checkpoint
     from fpam_lightning.predict import main
+    from fpam_lightning.training.checkpoint import load_checkpoint
 
     data = tone(0.5, 16000, 1000)
     wav = write_wav(tmp_path / "clip.wav", data, 16000)

@@ -11,8 +11,9 @@ import torch
 from helpers import compose_train
 from wandb_records import summarize_run
 
-from fpam_lightning.loggers import RUN_ID_FILE, finish_wandb
-from fpam_lightning.train import train
+from fpam_lightning.training.loggers import RUN_ID_FILE
+from fpam_lightning.training.run import train
+from fpam_lightning.utils.cli import finish_wandb
 
 
 def run(tiny: list[str], out, *extra: str) -> dict:

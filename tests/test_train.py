@@ -12,8 +12,8 @@ from helpers import compose_train, run_cli
 from hydra.core.hydra_config import HydraConfig
 from wandb_records import summarize_run
 
-from fpam_lightning.errors import DataError
-from fpam_lightning.train import train
+from fpam_lightning.training.run import train
+from fpam_lightning.utils.errors import DataError
 
 
 def test_train_writes_results_and_checkpoint(tiny_overrides, tmp_path):

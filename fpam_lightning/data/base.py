@@ -19,7 +19,7 @@ import torch
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from ..errors import DataError
+from ..utils.errors import DataError
 from . import cache as wave_cache
 from . import device as device_data
 from .download import fetch_dataset

@@ -22,7 +22,7 @@ import torch
 from filelock import FileLock
 from tqdm import tqdm
 
-from ..io import atomic_path, read_json, write_json_atomic
+from ..utils.io import atomic_path, read_json, write_json_atomic
 from .audio import AudioDecodeError, load_audio
 
 log = logging.getLogger(__name__)

@@ -22,8 +22,8 @@ from pathlib import Path, PurePosixPath
 
 from tqdm import tqdm
 
-from ..errors import DataError
-from ..io import atomic_path
+from ..utils.errors import DataError
+from ..utils.io import atomic_path
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError
+from ..utils.errors import DataError
 from .base import ClipTable, FoldDataModule
 from .synthetic import synthesize_esc50
 

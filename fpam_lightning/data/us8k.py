@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError
+from ..utils.errors import DataError
 from .base import ClipTable, FoldDataModule
 from .esc50 import parse_int, read_csv_rows
 from .synthetic import US8K_COLUMNS, synthesize_us8k

@@ -16,7 +16,7 @@ import timm
 import torch
 from torch import nn
 
-from ..errors import ConfigError
+from ..utils.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import ConfigError
+from ..utils.errors import ConfigError
 from .backbones import build_backbone
 from .fpam import GlobalPoolHead, HeadOutput, PyramidAttentionHead, resolve_switches
 from .frontend import LogMel

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import ConfigError
+from ..utils.errors import ConfigError
 
 VARIANTS: dict[str, dict] = {
     # method.md section 1, the paper's equations.

@@ -8,7 +8,7 @@ import torch
 import torchaudio
 from torch import nn
 
-from ..errors import ConfigError
+from ..utils.errors import ConfigError
 
 
 class LogMel(nn.Module):

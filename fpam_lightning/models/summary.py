@@ -7,15 +7,12 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import torch
-from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
+from ..utils.config import compose
 from .classifier import build_classifier, count_flops, count_parameters
-
-CONF = Path(__file__).resolve().parents[2] / "conf"
 
 # (label, overrides, classes, clip seconds)
 RECIPES: list[tuple[str, list[str], int, float]] = [
@@ -47,8 +44,7 @@ RECIPES: list[tuple[str, list[str], int, float]] = [
 
 
 def measure(overrides: list[str], num_classes: int, seconds: float) -> dict:
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose(config_name="train", overrides=["logger=none", *overrides])
+    cfg = compose("train", ["logger=none", *overrides])
     net_cfg = OmegaConf.to_container(
         OmegaConf.masked_copy(cfg, ["features", "backbone", "attention", "model"]), resolve=True
     )

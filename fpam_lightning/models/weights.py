@@ -17,7 +17,7 @@ import torch
 from timm.models import adapt_input_conv
 from torch import nn
 
-from ..errors import ConfigError
+from ..utils.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

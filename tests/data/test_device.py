@@ -13,8 +13,8 @@ from torch.utils.data import DistributedSampler
 from fpam_lightning.bench import lightning_parts
 from fpam_lightning.data.base import WaveformDataset
 from fpam_lightning.data.device import DeviceWaveforms, want_on_device
-from fpam_lightning.module import epoch_seed
-from fpam_lightning.train import build_datamodule
+from fpam_lightning.training.build import build_datamodule
+from fpam_lightning.training.module import epoch_seed
 
 
 class RecordBatches(Callback):

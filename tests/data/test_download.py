@@ -19,7 +19,7 @@ import pytest
 from fpam_lightning.data import ESC50DataModule, UrbanSound8KDataModule
 from fpam_lightning.data.download import ArchiveError, extract
 from fpam_lightning.data.synthetic import synthesize_us8k
-from fpam_lightning.errors import DataError
+from fpam_lightning.utils.errors import DataError
 
 from .conftest import make_esc50
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fpam_lightning.data import ESC50DataModule
-from fpam_lightning.errors import DataError
+from fpam_lightning.utils.errors import DataError
 
 from .conftest import ESC10, ESC_COLUMNS, read_csv, write_csv
 
@@ -166,7 +166,7 @@ def test_cache_seconds_reaches_the_module_crop(tiny_overrides, tmp_path):
     import torch
     from helpers import compose_train
 
-    from fpam_lightning.train import build_datamodule, build_module
+    from fpam_lightning.training.build import build_datamodule, build_module
 
     cfg = compose_train(
         [

@@ -8,7 +8,7 @@ import soundfile as sf
 
 from fpam_lightning.data import UrbanSound8KDataModule
 from fpam_lightning.data.synthetic import US8K_CLASSES, US8K_FORMATS
-from fpam_lightning.errors import DataError
+from fpam_lightning.utils.errors import DataError
 
 from .conftest import read_csv, write_csv
 

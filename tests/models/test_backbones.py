@@ -7,9 +7,9 @@ import time
 import pytest
 import torch
 
-from fpam_lightning.errors import ConfigError
 from fpam_lightning.models.backbones import TimmBackbone, hub_reachable
 from fpam_lightning.models.frontend import LogMel
+from fpam_lightning.utils.errors import ConfigError
 
 TABLE_1 = [(256, 101, 32), (512, 51, 16), (1024, 26, 8), (2048, 13, 4)]
 

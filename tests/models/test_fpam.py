@@ -12,9 +12,9 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 
 from fpam_lightning.data.synthetic import synthetic_clip
-from fpam_lightning.errors import ConfigError
 from fpam_lightning.models import VARIANTS, build_classifier, count_parameters
 from fpam_lightning.models.fpam import PyramidAttentionHead
+from fpam_lightning.utils.errors import ConfigError
 
 TABLE_1 = {2: (256, 101, 32), 3: (512, 51, 16), 4: (1024, 26, 8), 5: (2048, 13, 4)}
 HEADS = [("none", "paper"), *[(a, v) for a in ("psa", "pca", "fpam") for v in VARIANTS]]

@@ -7,8 +7,8 @@ import torch
 from helpers import CONF
 from omegaconf import OmegaConf
 
-from fpam_lightning.errors import ConfigError
 from fpam_lightning.models.frontend import LogMel
+from fpam_lightning.utils.errors import ConfigError
 
 
 def frontend(name: str) -> LogMel:

@@ -9,7 +9,8 @@ from helpers import compose_train
 from omegaconf import OmegaConf
 
 from fpam_lightning.models.frontend import LogMel
-from fpam_lightning.train import build_datamodule, train
+from fpam_lightning.training.build import build_datamodule
+from fpam_lightning.training.run import train
 
 RUNS = [
     ["attention=none"],

@@ -9,10 +9,10 @@ import timm
 import torch
 import torchvision
 
-from fpam_lightning.errors import ConfigError
 from fpam_lightning.models import build_classifier
 from fpam_lightning.models.backbones import TimmBackbone
 from fpam_lightning.models.weights import load_backbone_checkpoint
+from fpam_lightning.utils.errors import ConfigError
 
 
 class Opaque:

@@ -27,7 +27,6 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 log = logging.getLogger(__name__)
 
 SIGNALS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGUSR1", "SIGUSR2") if hasattr(signal, n))
-PREEMPTED_EXIT_CODE = 3
 
 
 def under_slurm() -> bool:

@@ -8,7 +8,7 @@ WandbLogger is attached. `OutOfFoldPredictions` writes predictions.csv and the p
 of the held-out fold after `trainer.test`, for `evaluate.pooled_report`.
 
 Enable with `callbacks=figures` or, for example,
-`+callbacks.extra.figures._target_=fpam_lightning.figure_callbacks.FigureLogger`.
+`+callbacks.extra.figures._target_=fpam_lightning.training.figure_callbacks.FigureLogger`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ log = logging.getLogger("fpam_lightning")
 
 
 def _test_rows(trainer: Trainer, module: LightningModule):
-    from .evaluate import prediction_rows, score
+    from ..evaluate import prediction_rows, score
 
     dm = trainer.datamodule
     scores = score(module, dm.test_dataloader())
@@ -67,7 +67,7 @@ class FigureLogger(Callback):
             return
         from sklearn.metrics import confusion_matrix
 
-        from .figures import (
+        from ..figures import (
             attention_figure,
             confusion_figure,
             pick_per_class,
@@ -180,7 +180,7 @@ class OutOfFoldPredictions(Callback):
         self._parts = []
         if not trainer.is_global_zero or not len(index):
             return
-        from .evaluate import prediction_rows, write_report
+        from ..evaluate import prediction_rows, write_report
 
         # Sorted by clip, each clip once (a padding sampler may have repeated one).
         index, first = np.unique(index, return_index=True)

@@ -16,8 +16,8 @@ from typing import Any
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from .errors import FpamError
-from .io import atomic_path
+from ..utils.errors import FpamError
+from ..utils.io import atomic_path
 
 
 class UnsafeCheckpointError(FpamError):

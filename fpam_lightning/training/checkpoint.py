@@ -14,8 +14,8 @@ from typing import Any
 
 import torch
 
-from .errors import FpamError
-from .models.classifier import AudioClassifier
+from ..models.classifier import AudioClassifier
+from ..utils.errors import FpamError
 from .module import AudioClassificationModule
 
 REQUIRED_HPARAMS = ("net", "num_classes", "clip_samples")

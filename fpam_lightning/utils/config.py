@@ -9,19 +9,32 @@ whose message lists the available options.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from omegaconf import DictConfig
 
 from .errors import ConfigError
 
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"  # shipped inside the package
 LEVELS = (2, 3, 4, 5)
 ATTENTIONS = ("fpam", "psa", "pca", "none")
 OPTIMS = ("sgd", "adamw")
 SCHEDULERS = ("step", "cosine", "none")
 VAL_MODES = ("test_fold", "split", "none")
 BAD_FILE_MODES = ("error", "skip")
+
+
+def compose(config_name: str = "train", overrides: Sequence[str] = (), **kw: Any) -> DictConfig:
+    """Compose a shipped config (`train`, `evaluate`, `export`) as its command line would."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return hydra_compose(config_name=config_name, overrides=list(overrides), **kw)
 
 
 def group_options(group: str) -> list[str]:

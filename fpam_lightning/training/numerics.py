@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 
-from .errors import FpamError
+from ..utils.errors import FpamError
 
 
 class NumericalError(FpamError):

@@ -12,7 +12,7 @@ from pathlib import Path
 from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
 from omegaconf import DictConfig, OmegaConf
 
-from .io import write_text_atomic
+from ..utils.io import write_text_atomic
 
 RUN_ID_FILE = "wandb_run_id.txt"
 
@@ -113,13 +113,3 @@ def remember_wandb_run(loggers: list[Logger], output_dir: Path) -> str | None:
                 write_text_atomic(output_dir / RUN_ID_FILE, run_id)
                 return run_id
     return None
-
-
-def finish_wandb(exit_code: int = 0) -> None:
-    try:
-        import wandb
-
-        if wandb.run is not None:
-            wandb.finish(exit_code=exit_code)
-    except Exception:  # finishing must never mask the job's own outcome
-        pass

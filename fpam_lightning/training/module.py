@@ -20,7 +20,7 @@ from timm.loss import SoftTargetCrossEntropy
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
-from .models import build_classifier
+from ..models import build_classifier
 
 
 def epoch_seed(seed: int, epoch: int) -> int:

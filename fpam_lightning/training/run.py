@@ -1,0 +1,169 @@
+"""One fold, end to end: fit on the training folds, test the held-out fold, write results.json.
+
+The held-out accuracy is always the last epoch's weights; the best epoch on the test fold (the
+authors' practice) is recorded beside it, labelled, and never picks weights.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightning.pytorch import Trainer, seed_everything
+from omegaconf import DictConfig
+
+from ..models import count_flops, count_parameters
+from ..utils.cli import output_dir_of
+from ..utils.results import write_results
+from .build import build_datamodule, build_module, build_trainer
+from .callbacks import build_callbacks
+from .ddp import use_job_config_for_ddp_children
+from .loggers import build_loggers, log_config, remember_wandb_run, run_name
+from .preemption import Preemption
+
+log = logging.getLogger("fpam_lightning")
+
+
+def is_local_zero() -> bool:
+    """True in the process that may download and build caches before any other rank starts."""
+    return all(os.environ.get(v, "0") == "0" for v in ("LOCAL_RANK", "SLURM_LOCALID"))
+
+
+def resolve_ckpt_path(ckpt_path: str | None, output_dir: Path) -> str | None:
+    from ..utils.errors import FpamError
+
+    if ckpt_path in (None, "", "null"):
+        return None
+    if ckpt_path == "last":
+        last = output_dir / "checkpoints" / "last.ckpt"
+        if last.exists():
+            return str(last)
+        log.warning("ckpt_path=last but %s does not exist: starting from scratch", last)
+        return None
+    if not Path(ckpt_path).is_file():
+        raise FpamError(f"ckpt_path={ckpt_path} is not a file")
+    return ckpt_path
+
+
+def train(cfg: DictConfig) -> dict[str, Any]:
+    """Fit on the training folds, test on the held-out fold, return (and write) the results."""
+    start = time.time()
+    output_dir = output_dir_of(cfg)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    seed_everything(int(cfg.seed), workers=True, verbose=False)
+    torch.set_float32_matmul_precision(str(cfg.get("matmul_precision", "highest")))
+
+    dm = build_datamodule(cfg)
+    if is_local_zero():
+        dm.prepare_data()  # fails fast, before any Trainer or worker exists
+    module = build_module(cfg, dm)
+    size = {
+        "num_parameters": count_parameters(module.net),
+        "flops_per_clip": count_flops(module.net, dm.clip_samples),
+    }
+    log.info(
+        "model: %s + %s head (%s variant), %.2fM parameters, %.2f GFLOPs per %.2f s clip",
+        cfg.backbone.name,
+        cfg.attention.name,
+        cfg.model.variant,
+        size["num_parameters"] / 1e6,
+        size["flops_per_clip"] / 1e9,
+        dm.clip_samples / dm.sample_rate,
+    )
+
+    use_job_config_for_ddp_children(cfg, output_dir)  # DDP ranks: this job, this folder
+    loggers = build_loggers(cfg, output_dir, dm.name)
+    trainer = build_trainer(
+        cfg, output_dir, build_callbacks(cfg, output_dir, bool(loggers)), loggers
+    )
+    wandb_id = None
+    if loggers and trainer.is_global_zero:
+        log_config(loggers, cfg)
+        wandb_id = remember_wandb_run(loggers, output_dir)
+
+    trainer.fit(module, datamodule=dm, ckpt_path=resolve_ckpt_path(cfg.ckpt_path, output_dir))
+    preemption = next((c for c in trainer.callbacks if isinstance(c, Preemption)), None)
+    if preemption is not None and preemption.preempted:
+        return preempted(trainer, preemption, output_dir, dm.fold)
+    test = trainer.test(module, datamodule=dm, verbose=False)[0]
+    results = {
+        "status": "completed",
+        **run_identity(cfg, dm),
+        "test_acc": float(test["test/acc"]),
+        "test_loss": float(test["test/loss"]),
+        **best_on_test(module, dm),
+        "val_mode": dm.val_mode,
+        "epochs": int(trainer.current_epoch),
+        "num_train": int(len(dm.indices["train"])),
+        "num_test": int(len(dm.indices["test"])),
+        "skipped_files": len(dm.skipped),
+        **size,
+        "ckpt_path": _last_ckpt(output_dir),
+        "wandb_run_id": wandb_id,
+        "output_dir": str(output_dir),
+        "duration_s": round(time.time() - start, 2),
+    }
+    if trainer.is_global_zero:
+        write_results(output_dir, results)
+        log.info(
+            "fold %d test accuracy (last epoch) %.4f -> %s",
+            dm.fold,
+            results["test_acc"],
+            output_dir / "results.json",
+        )
+    return results
+
+
+def run_identity(cfg: DictConfig, dm: Any) -> dict[str, Any]:
+    """What a summary groups and pairs runs by: the configuration, data set, fold and seed."""
+    return {
+        "experiment": str(cfg.experiment),
+        "run_name": run_name(cfg, dm.name),
+        "dataset": dm.name,
+        "fold": dm.fold,
+        "seed": int(cfg.seed),
+        "backbone": str(cfg.backbone.name),
+        "attention": str(cfg.attention.name),
+        "variant": str(cfg.model.variant),
+        "mixup": bool(cfg.mixup.get("enabled", False)),
+    }
+
+
+def best_on_test(module: Any, dm: Any) -> dict[str, Any]:
+    """The epoch the held-out fold would pick (optimistic): shown beside the headline only."""
+    if dm.val_mode == "test_fold" and module.best_val_epoch >= 0:
+        return {"best_epoch_test_acc": module.best_val_acc, "best_epoch": module.best_val_epoch}
+    return {"best_epoch_test_acc": None, "best_epoch": None}
+
+
+def _last_ckpt(output_dir: Path) -> str | None:
+    ckpt = output_dir / "checkpoints" / "last.ckpt"
+    return str(ckpt) if ckpt.exists() else None
+
+
+def preempted(
+    trainer: Trainer, preemption: Preemption, output_dir: Path, fold: int
+) -> dict[str, Any]:
+    """A signal stopped training at an epoch end: record it, requeue, say how to resume."""
+    ckpt = output_dir / "checkpoints" / "last.ckpt"
+    message = (
+        f"stopped by a signal after {trainer.current_epoch} epochs; {ckpt} holds them. "
+        f"Resume with ckpt_path=last hydra.run.dir={output_dir}"
+    )
+    results = {
+        "status": "preempted",
+        "fold": fold,
+        "epochs": int(trainer.current_epoch),
+        "ckpt_path": str(ckpt),
+        "message": message,
+        "test_acc": None,
+    }
+    if trainer.is_global_zero:
+        write_results(output_dir, results)
+    log.warning("%s", message)
+    preemption.hand_over(trainer.is_global_zero)
+    return results

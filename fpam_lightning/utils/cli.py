@@ -1,0 +1,132 @@
+"""How every command ends: one owner for exit codes, one-line errors and failed-job records.
+
+A user error (`FpamError`) is printed as one `error: ...` line with exit code 2, never as a
+traceback. Inside a Hydra multirun a failing job instead records `status: failed` in its
+`results.json` and returns, so the sweep goes on and its summary lists the failure.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from omegaconf import DictConfig
+
+from .errors import FpamError
+from .results import write_results
+
+log = logging.getLogger("fpam_lightning")
+
+USER_ERROR_EXIT_CODE = 2
+PREEMPTED_EXIT_CODE = 3  # a signal stopped training at an epoch end; resume with ckpt_path=last
+
+T = TypeVar("T")
+
+
+def print_error(error: BaseException | str) -> None:
+    print(f"error: {error}", file=sys.stderr)
+
+
+def finish_wandb(exit_code: int = 0) -> None:
+    """Close the process's W&B run, if one is open; never masks the command's own outcome."""
+    wandb = sys.modules.get("wandb")
+    try:
+        if wandb is not None and wandb.run is not None:
+            wandb.finish(exit_code=exit_code)
+    except Exception:
+        pass
+
+
+@contextmanager
+def exit_on_user_error() -> Iterator[None]:
+    """For a command's body: a user error becomes one `error:` line and exit code 2."""
+    try:
+        yield
+    except FpamError as e:
+        finish_wandb(1)
+        print_error(e)
+        sys.exit(USER_ERROR_EXIT_CODE)
+
+
+def argv_command(run: Callable[[list[str]], int]) -> Callable[[Sequence[str] | None], int]:
+    """Wrap an argparse command `run(argv) -> exit code` as `main(argv=None) -> exit code`."""
+
+    @functools.wraps(run)
+    def main(argv: Sequence[str] | None = None) -> int:
+        try:
+            return run(list(sys.argv[1:] if argv is None else argv))
+        except FpamError as e:
+            print_error(e)
+            return USER_ERROR_EXIT_CODE
+
+    return main
+
+
+def is_multirun() -> bool:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def output_dir_of(cfg: DictConfig) -> Path:
+    """The job's folder: Hydra's output directory, or `paths.output_dir` outside Hydra."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized():
+        return Path(HydraConfig.get().runtime.output_dir)
+    return Path(cfg.paths.output_dir)
+
+
+def record_failure(cfg: DictConfig, error: str) -> None:
+    """The multirun's `failed` record: the summary lists it and leaves the fold out."""
+    data = cfg.get("data") or {}
+    write_results(
+        output_dir_of(cfg),
+        {"status": "failed", "error": error, "fold": data.get("fold"), "seed": cfg.get("seed")},
+    )
+
+
+def hydra_command(body: Callable[[DictConfig], T]) -> Callable[[DictConfig], T | None]:
+    """Wrap a Hydra task: user errors exit 2 (or are recorded in a multirun), others propagate.
+
+    In a multirun any Exception is recorded as the job's failure and the sweep goes on.
+    """
+
+    @functools.wraps(body)
+    def task(cfg: DictConfig) -> T | None:
+        try:
+            result = body(cfg)
+        except FpamError as e:
+            finish_wandb(1)
+            print_error(e)
+            if is_multirun():
+                record_failure(cfg, str(e))
+                return None
+            sys.exit(USER_ERROR_EXIT_CODE)
+        except Exception as e:
+            finish_wandb(1)
+            if is_multirun():
+                log.exception("job failed")
+                record_failure(cfg, f"{type(e).__name__}: {e}")
+                return None
+            raise
+        except BaseException:
+            finish_wandb(1)
+            raise
+        return result
+
+    return task
+
+
+def exit_with(code: int, message: str | None = None, **_: Any) -> None:
+    """End a command with `code`, first closing W&B and printing `message` to stderr."""
+    finish_wandb(code)
+    if message:
+        print(message, file=sys.stderr)
+    sys.exit(code)
