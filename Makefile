@@ -1,13 +1,16 @@
-# Everyday verbs. `make train` and `make test` install first when needed.
+# Everyday verbs. `make train` and `make test` install first when needed. `make help` lists them.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: install train test test-all lint format bench clean
+.PHONY: help install train test test-all lint format bench clean clean-logs
 
-install: $(STAMP)
+help:  ## List the verbs
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+install: $(STAMP)  ## Create .venv and install the package with its dev tools (once)
 
 # Reinstalls only when pyproject.toml changes: a second `make install` does nothing.
 $(STAMP): pyproject.toml
@@ -16,25 +19,29 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-train: $(STAMP)
+train: $(STAMP)  ## Train the main job (ESC-50 fold 1, ResNet50 + FPAM); ARGS="..." adds overrides
 	$(BIN)/python -m fpam_lightning.train $(ARGS)
 
-test: $(STAMP)
+test: $(STAMP)  ## The quick tests (what CI runs)
 	$(BIN)/python -m pytest -m "not slow" $(ARGS)
 
-test-all: $(STAMP)
+test-all: $(STAMP)  ## All tests, the slow ones too
 	$(BIN)/python -m pytest $(ARGS)
 
-lint: $(STAMP)
+lint: $(STAMP)  ## ruff check and format check
 	$(BIN)/ruff check fpam_lightning tests experiments
 	$(BIN)/ruff format --check fpam_lightning tests experiments
 
-format: $(STAMP)
+format: $(STAMP)  ## ruff format and autofix
 	$(BIN)/ruff format fpam_lightning tests experiments
 	$(BIN)/ruff check --fix fpam_lightning tests experiments
 
-bench: $(STAMP)
+bench: $(STAMP)  ## Speed benchmark (python -m fpam_lightning.bench)
 	$(BIN)/python -m fpam_lightning.bench $(ARGS)
 
-clean:
-	rm -rf logs .pytest_cache .ruff_cache
+clean:  ## Delete tool caches only (keeps logs/, checkpoints and data)
+	rm -rf .pytest_cache .ruff_cache build dist *.egg-info
+	find fpam_lightning tests experiments -name __pycache__ -type d -prune -exec rm -rf {} +
+
+clean-logs:  ## Delete logs/: every run, checkpoint and W&B offline run in it
+	rm -rf logs
