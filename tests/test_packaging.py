@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -22,6 +23,15 @@ def _run(cmd: list[str], cwd: Path, timeout: float = 600) -> subprocess.Complete
 
 def test_wheel_in_a_fresh_venv_runs_the_quick_start_from_another_folder(tmp_path, tiny_overrides):
     """`pip install .` (not editable) ships conf/ and the commands; nothing reads the checkout."""
+    src = tmp_path / "src"  # a copy, so the build leaves nothing in the checkout
+    for name in ("pyproject.toml", "README.md"):
+        src.mkdir(exist_ok=True)
+        shutil.copy(REPO / name, src / name)
+    shutil.copytree(
+        REPO / "fpam_lightning",
+        src / "fpam_lightning",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
     dist = tmp_path / "dist"
     _run(
         [
