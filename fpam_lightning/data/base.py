@@ -11,7 +11,6 @@ import logging
 import os
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,7 @@ from . import cache as wave_cache
 from . import device as device_data
 from .download import fetch_dataset
 from .samplers import EpochShuffle, loader_generator
+from .tables import ClipTable
 
 log = logging.getLogger(__name__)
 
@@ -41,25 +41,6 @@ def unrepeated_sampler(dataset: Dataset) -> Sampler | None:
     from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 
     return UnrepeatedDistributedSampler(dataset, shuffle=False)
-
-
-@dataclass
-class ClipTable:
-    """One row per clip: its file (relative to the audio folder), fold, target and CSV row."""
-
-    files: list[str]
-    folds: np.ndarray
-    targets: np.ndarray
-    rows: list[int]
-    class_names: list[str]
-    csv_path: Path
-    extra: dict = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return len(self.files)
-
-    def describe(self, i: int) -> str:
-        return f"{self.files[i]} ({self.csv_path.name} row {self.rows[i]})"
 
 
 class WaveformDataset(Dataset):

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from .tables import ESC50_LAYOUT, US8K_LAYOUT
+
 log = logging.getLogger(__name__)
 
 
@@ -74,9 +76,9 @@ def synthesize_esc50(
                     subtype="PCM_16",
                 )
                 rows.append([name, fold, target, f"class_{target:02d}", target < 10, clip_id, "A"])
-    with open(staging / "meta" / "esc50.csv", "w", newline="") as f:
+    with open(staging / ESC50_LAYOUT.csv, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["filename", "fold", "target", "category", "esc10", "src_file", "take"])
+        w.writerow(ESC50_LAYOUT.columns)
         w.writerows(rows)
     (staging / "meta" / "synthetic.json").write_text(json.dumps(settings))
     shutil.rmtree(root, ignore_errors=True)
@@ -97,7 +99,6 @@ US8K_CLASSES = (
     "siren",
     "street_music",
 )
-US8K_COLUMNS = ("slice_file_name", "fsID", "start", "end", "salience", "fold", "classID", "class")
 # Every WAV encoding UrbanSound8K holds: (libsndfile subtype, sample rate, channels).
 US8K_FORMATS = (
     ("PCM_U8", 8000, 1),
@@ -154,8 +155,8 @@ def synthesize_us8k(
                     ]
                 )
                 k += 1
-    with open(root / "metadata" / "UrbanSound8K.csv", "w", newline="") as f:
+    with open(root / US8K_LAYOUT.csv, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(US8K_COLUMNS)
+        w.writerow(US8K_LAYOUT.columns)
         w.writerows(rows)
     return root

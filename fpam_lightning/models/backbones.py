@@ -17,10 +17,10 @@ import torch
 from torch import nn
 
 from ..utils.errors import ConfigError
+from .choices import LEVELS
 
 log = logging.getLogger(__name__)
 
-LEVELS = (2, 3, 4, 5)
 PROXY_VARS = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
 
 

@@ -10,10 +10,9 @@ from torch import nn
 
 from ..utils.errors import ConfigError
 from .backbones import build_backbone
+from .choices import ATTENTION_BRANCHES, ATTENTIONS, DEFAULT_LEVELS
 from .fpam import GlobalPoolHead, HeadOutput, PyramidAttentionHead, resolve_switches
 from .frontend import LogMel
-
-ATTENTION = {"fpam": (True, True), "psa": (True, False), "pca": (False, True), "none": None}
 
 
 class AudioClassifier(nn.Module):
@@ -61,8 +60,8 @@ def build_classifier(cfg: Mapping, num_classes: int) -> AudioClassifier:
     features, backbone_cfg = dict(cfg["features"]), dict(cfg["backbone"])
     attention, model = dict(cfg["attention"]), dict(cfg.get("model") or {})
     kind = attention.get("name", "fpam")
-    if kind not in ATTENTION:
-        raise ConfigError(f"attention={kind!r}: choose one of {', '.join(ATTENTION)}")
+    if kind not in ATTENTIONS:
+        raise ConfigError(f"attention={kind!r}: choose one of {', '.join(ATTENTIONS)}")
     classifier = dict(model.get("classifier") or {})
     features.pop("sample_rate_hint", None)
     frontend = LogMel(**features)
@@ -77,20 +76,20 @@ def build_classifier(cfg: Mapping, num_classes: int) -> AudioClassifier:
             "backbone.pretrained=true and backbone.checkpoint are both set: "
             "choose one source of weights"
         )
-    if name == "tutorial_cnn" and ATTENTION[kind] is not None:
+    if name == "tutorial_cnn" and ATTENTION_BRANCHES[kind] is not None:
         # Its blocks are 64..512 channels wide: an FPAM head aligned to 1024 channels would
         # hold several times the backbone's parameters, and no published result supports it.
         raise ConfigError(
             f"attention={kind} is not available on backbone=tutorial_cnn: the "
             "tutorial's CNN takes attention=none (global pooling + its dense head)"
         )
-    if ATTENTION[kind] is None:
+    if ATTENTION_BRANCHES[kind] is None:
         head_levels, global_level = [5], None
         backbone = build_backbone(name, head_levels, **backbone_cfg)
         head = GlobalPoolHead(backbone.channels, num_classes, classifier)
     else:
-        spatial, channel = ATTENTION[kind]
-        head_levels = sorted(int(lv) for lv in attention.get("levels", (3, 4, 5)))
+        spatial, channel = ATTENTION_BRANCHES[kind]
+        head_levels = sorted(int(lv) for lv in attention.get("levels", DEFAULT_LEVELS))
         switches = resolve_switches(model.get("variant", "paper"), attention)
         global_level = 5 if switches["global_branch"] else None
         levels = sorted(set(head_levels) | ({5} if global_level else set()))

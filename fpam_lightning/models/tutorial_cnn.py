@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from ..utils.errors import ConfigError
+from .choices import LEVELS
 
 
 def conv_block(cin: int, cout: int, dropout: float) -> nn.Sequential:
@@ -28,10 +29,10 @@ class TutorialCNN(nn.Module):
 
     def __init__(self, levels: list[int] = (5,), dropout: float = 0.5):
         super().__init__()
-        bad = [lv for lv in levels if lv not in (2, 3, 4, 5)]
+        bad = [lv for lv in levels if lv not in LEVELS]
         if bad:
             raise ConfigError(
-                f"levels {bad} do not exist in tutorial_cnn: choose from [2, 3, 4, 5]"
+                f"levels {bad} do not exist in tutorial_cnn: choose from {list(LEVELS)}"
             )
         self.levels = sorted(set(levels))
         widths = (1, *self.WIDTHS)

@@ -1,10 +1,10 @@
 """Load a local state dict (e.g. AudioSet-trained ResNet weights) into a backbone.
 
-The file is read with `torch.load(weights_only=True)`, so it cannot run code. Keys are matched
-after stripping a prefix and mapping names; a 3-channel (RGB) first convolution is summed to
-our 1 channel; the source's classifier is dropped. Missing and unexpected keys are logged.
-Shape mismatches and missing keys fail with the list, unless `partial=True` asks to load what
-fits.
+The file is read by `utils.checkpoints.safe_torch_load` (`torch.load(weights_only=True)`), so
+it cannot run code. Keys are matched after stripping a prefix and mapping names; a 3-channel
+(RGB) first convolution is summed to our 1 channel; the source's classifier is dropped. Missing
+and unexpected keys are logged. Shape mismatches and missing keys fail with the list, unless
+`partial=True` asks to load what fits.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import torch
 from timm.models import adapt_input_conv
 from torch import nn
 
+from ..utils.checkpoints import safe_torch_load
 from ..utils.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -86,15 +87,7 @@ def load_backbone_checkpoint(
 ) -> dict[str, list[str]]:
     """Load `path` into `backbone` (its timm `body` if it has one); returns the key report."""
     path = Path(path).expanduser()
-    if not path.is_file():
-        raise ConfigError(f"backbone.checkpoint={path} is not a file")
-    try:
-        raw = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # pickle and zip errors have no common base class
-        raise ConfigError(
-            f"backbone.checkpoint={path} cannot be read as a tensor-only state dict "
-            f"({type(e).__name__}: {e})"
-        ) from e
+    raw = safe_torch_load(path, setting="backbone.checkpoint")
     module = getattr(backbone, "body", backbone)
     target = module.state_dict()
     source = remap_keys(_unwrap(raw), prefix, keys)

@@ -1,6 +1,6 @@
 """Load a checkpoint written by `fpam_lightning.train` for analysis, prediction and export.
 
-Only tensors and plain containers are unpickled (`torch.load(weights_only=True)`), so a
+Only tensors and plain containers are unpickled (`utils.checkpoints.safe_torch_load`), so a
 checkpoint from an untrusted source cannot run code; the network is rebuilt from the config
 saved in its `hyper_parameters` and the weights are loaded strictly.
 """
@@ -15,15 +15,14 @@ from typing import Any
 import torch
 
 from ..models.classifier import AudioClassifier
+from ..utils.checkpoints import CheckpointError, safe_torch_load
 from ..utils.errors import FpamError
 from .module import AudioClassificationModule
 
+__all__ = ["CheckpointError", "LoadedCheckpoint", "load_checkpoint", "read_checkpoint"]
+
 REQUIRED_HPARAMS = ("net", "num_classes", "clip_samples")
 log = logging.getLogger("fpam_lightning")
-
-
-class CheckpointError(FpamError):
-    """The checkpoint is missing, unreadable, or not one of this project's models."""
 
 
 @dataclass
@@ -50,15 +49,9 @@ class LoadedCheckpoint:
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """The raw checkpoint dict, with one-line errors for the usual mistakes."""
     path = Path(str(path)).expanduser()
-    if str(path) in ("", "None", "null") or not path.is_file():
-        raise CheckpointError(
-            f"ckpt_path={path} is not a file: point it at a run's checkpoints/last.ckpt"
-        )
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # pickle, zip and safety errors all mean "not ours"
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"cannot read {path} as a PyTorch checkpoint: {first}") from e
+    ckpt = safe_torch_load(
+        path, setting="ckpt_path", hint=": point it at a run's checkpoints/last.ckpt"
+    )
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         raise CheckpointError(f"{path} is not a Lightning checkpoint (no state_dict)")
     hp = ckpt.get("hyper_parameters")

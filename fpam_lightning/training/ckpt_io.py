@@ -9,36 +9,16 @@ writes to a sibling temp file, fsyncs and renames, and always loads with `weight
 from __future__ import annotations
 
 import os
-import pickle
 from pathlib import Path
 from typing import Any
 
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from ..utils.errors import FpamError
+from ..utils.checkpoints import UnsafeCheckpointError, safe_torch_load
 from ..utils.io import atomic_path
 
-
-class UnsafeCheckpointError(FpamError):
-    """A checkpoint holds Python objects that only a full unpickler could build."""
-
-
-def safe_torch_load(path: str | os.PathLike, map_location: Any = "cpu") -> Any:
-    """torch.load(weights_only=True), with a refusal the user can act on instead of a traceback."""
-    try:
-        return torch.load(path, map_location=map_location, weights_only=True)
-    except FileNotFoundError:
-        raise FpamError(f"checkpoint {path} does not exist") from None
-    except pickle.UnpicklingError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise UnsafeCheckpointError(
-            f"refusing to load {path}: it holds Python objects, not only tensors and plain "
-            f"containers, and unpickling them could run code ({first[:200]}). "
-            "Re-save its state_dict from a trusted environment."
-        ) from None
-    except (RuntimeError, EOFError, OSError) as e:
-        raise FpamError(f"checkpoint {path} is not a readable PyTorch file: {e}") from None
+__all__ = ["SafeCheckpointIO", "UnsafeCheckpointError", "safe_torch_load"]
 
 
 class SafeCheckpointIO(TorchCheckpointIO):
@@ -56,4 +36,4 @@ class SafeCheckpointIO(TorchCheckpointIO):
         if not Path(path).is_file():
             raise FileNotFoundError(f"Checkpoint file not found: {path}")
         # weights_only is forced: a resume path may point at a file from anywhere.
-        return safe_torch_load(path, map_location=map_location or "cpu")
+        return safe_torch_load(path, setting="ckpt_path", map_location=map_location or "cpu")

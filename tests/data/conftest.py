@@ -52,15 +52,17 @@ def make_esc50(
     return root
 
 
-def write_csv(path: Path, header: list[str], rows: list[list]) -> None:
-    with open(path, "w", newline="") as f:
+def write_csv(path: Path, header: list[str], rows: list[list], bom: bool = False) -> None:
+    """Write a CSV; `bom` writes it as spreadsheet programs save "CSV UTF-8": a byte-order mark
+    first and CRLF line ends."""
+    with open(path, "w", newline="", encoding="utf-8-sig" if bom else "utf-8") as f:
         w = csv.writer(f)
         w.writerow(header)
         w.writerows(rows)
 
 
 def read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
-    with open(path, newline="") as f:
+    with open(path, newline="", encoding="utf-8-sig") as f:
         rows = list(csv.reader(f))
     return rows[0], rows[1:]
 

@@ -9,7 +9,7 @@ from helpers import ESC10, run_cli
 
 from fpam_lightning.data.synthetic import synthesize_us8k
 
-from .conftest import make_esc50, read_csv
+from .conftest import make_esc50, read_csv, write_csv
 
 TINY = [
     "trainer.max_epochs=1",
@@ -57,6 +57,19 @@ def test_esc10_trains_on_the_real_recordings_or_a_built_copy(tmp_path):
     assert res["skipped_files"] == 0 and res["val_mode"] == "none"
     cache = list((tmp_path / "cache").glob("esc10_16000hz_32000_*.npy"))
     assert len(cache) == 1  # cached at cache_seconds (2 s); the network crops 1 s from it
+
+
+def test_esc10_csv_saved_by_a_spreadsheet_program_trains(tmp_path):
+    """meta/esc50.csv re-saved as "CSV UTF-8" (byte-order mark, CRLF line ends) trains."""
+    root = make_esc50(tmp_path / "esc")
+    csv_path = root / "meta" / "esc50.csv"
+    header, rows = read_csv(csv_path)
+    write_csv(csv_path, header, rows, bom=True)
+    assert csv_path.read_bytes().startswith(b"\xef\xbb\xbffilename,fold,")
+    _, run = train(tmp_path, "data=esc10", f"data.root={root}", "data.clip_seconds=0.5")
+    res = json.loads((run / "results.json").read_text())
+    assert res["status"] == "completed" and res["dataset"] == "esc10"
+    assert res["num_train"] == 40 and res["num_test"] == 10 and res["skipped_files"] == 0
 
 
 def us8k_with_an_empty_file(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import random
 
 import pytest
 import timm
@@ -12,6 +13,7 @@ import torchvision
 from fpam_lightning.models import build_classifier
 from fpam_lightning.models.backbones import TimmBackbone
 from fpam_lightning.models.weights import load_backbone_checkpoint
+from fpam_lightning.utils.checkpoints import CheckpointError, UnsafeCheckpointError
 from fpam_lightning.utils.errors import ConfigError
 
 
@@ -109,7 +111,17 @@ def test_missing_keys_wrong_prefix_and_unsafe_files_fail_clearly(tmp_path):
     with pytest.raises(ConfigError, match="checkpoint_prefix"):
         load_backbone_checkpoint(TimmBackbone("resnet18", [5]), tmp_path / "e.pt")
     torch.save({"weights": state, "optimizer": Opaque()}, tmp_path / "o.pt")
-    with pytest.raises(ConfigError, match="tensor-only"):
+    with pytest.raises(
+        UnsafeCheckpointError,
+        match=r"^refusing to load backbone\.checkpoint=.*o\.pt: it holds Python objects "
+        rf"\({__name__}\.Opaque\).*could run code.*weights_only",
+    ):
         load_backbone_checkpoint(TimmBackbone("resnet18", [5]), tmp_path / "o.pt")
-    with pytest.raises(ConfigError, match="not a file"):
+    (tmp_path / "r.pt").write_bytes(random.Random(0).randbytes(2048))
+    with pytest.raises(
+        CheckpointError,
+        match=r"^backbone\.checkpoint=.*r\.pt is not a PyTorch checkpoint \(cannot be read: ",
+    ):
+        load_backbone_checkpoint(TimmBackbone("resnet18", [5]), tmp_path / "r.pt")
+    with pytest.raises(CheckpointError, match=r"^backbone\.checkpoint=.*absent\.pt is not a file"):
         load_backbone_checkpoint(TimmBackbone("resnet18", [5]), tmp_path / "absent.pt")
