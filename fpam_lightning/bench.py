@@ -29,7 +29,7 @@ import torch
 
 from .benchmarks import data_path, first_pass, report, rounds
 from .benchmarks.common import PRESETS, Context, commit, hardware, settings_from, write_clips
-from .benchmarks.lightning_fit import lightning_parts  # noqa: F401  (tests/data/test_device.py)
+from .models.choices import ATTENTIONS
 from .training.build import build_datamodule
 from .utils.cli import argv_command
 
@@ -48,7 +48,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     ap.add_argument("--device", choices=["auto", "cpu", "cuda"])
     ap.add_argument("--backbone")
-    ap.add_argument("--attention", choices=["fpam", "psa", "pca", "none"])
+    ap.add_argument("--attention", choices=list(ATTENTIONS))
     ap.add_argument("--channels", type=int, help="the attention head's channel count")
     ap.add_argument("--clip-seconds", type=float)
     ap.add_argument("--num-classes", type=int)

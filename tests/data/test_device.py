@@ -10,7 +10,7 @@ from lightning.pytorch import Callback, seed_everything
 from lightning.pytorch.utilities.data import _update_dataloader
 from torch.utils.data import DistributedSampler
 
-from fpam_lightning.bench import lightning_parts
+from fpam_lightning.benchmarks.lightning_fit import lightning_parts
 from fpam_lightning.data.base import WaveformDataset
 from fpam_lightning.data.device import DeviceWaveforms, want_on_device
 from fpam_lightning.training.build import build_datamodule
