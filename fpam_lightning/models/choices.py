@@ -12,9 +12,12 @@ ATTENTION_BRANCHES: dict[str, tuple[bool, bool] | None] = {
     "fpam": (True, True),
     "psa": (True, False),
     "pca": (False, True),
+    # The control for the head's size: the same aligned, resampled and fused pyramid with no
+    # spatial and no channel attention, so "attention helps" can be told from "a bigger head".
+    "pyramid": (False, False),
     "none": None,
 }
-ATTENTIONS: tuple[str, ...] = tuple(ATTENTION_BRANCHES)  # ("fpam", "psa", "pca", "none")
+ATTENTIONS: tuple[str, ...] = tuple(ATTENTION_BRANCHES)  # ("fpam", "psa", "pca", "pyramid", "none")
 
 # Pyramid levels, named as in ResNet papers: Res-2 (layer1) .. Res-5 (layer4). Every backbone
 # (timm ResNets and the tutorial CNN) has all four.

@@ -86,7 +86,10 @@ def build_classifier(cfg: Mapping, num_classes: int) -> AudioClassifier:
     if ATTENTION_BRANCHES[kind] is None:
         head_levels, global_level = [5], None
         backbone = build_backbone(name, head_levels, **backbone_cfg)
-        head = GlobalPoolHead(backbone.channels, num_classes, classifier)
+        switches = resolve_switches(model.get("variant", "paper"), attention)
+        head = GlobalPoolHead(
+            backbone.channels, num_classes, classifier, switches["baseline_logits"]
+        )
     else:
         spatial, channel = ATTENTION_BRANCHES[kind]
         head_levels = sorted(int(lv) for lv in attention.get("levels", DEFAULT_LEVELS))

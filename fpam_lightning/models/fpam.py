@@ -27,6 +27,7 @@ VARIANTS: dict[str, dict] = {
         upsample="bilinear",
         post_norm=False,
         global_branch=False,
+        baseline_logits="plain",
     ),
     # method.md "What the authors' public code does differently".
     "authors": dict(
@@ -39,6 +40,9 @@ VARIANTS: dict[str, dict] = {
         upsample="nearest",
         post_norm=True,
         global_branch=True,
+        # Their baseline (attention=none) squeezes its logits through a sigmoid and a clamp to
+        # [1e-7, 1 - 1e-7] before the cross-entropy: it handicaps the baseline of their Table 2.
+        baseline_logits="sigmoid_clamp",
     ),
 }
 SWITCHES = tuple(VARIANTS["paper"])
@@ -230,12 +234,27 @@ class PyramidAttentionHead(nn.Module):
 
 
 class GlobalPoolHead(nn.Module):
-    """The baseline: global average pooling of the last level, then the classifier."""
+    """The baseline: global average pooling of the last level, then the classifier.
 
-    def __init__(self, in_channels: list[int], num_classes: int, classifier: dict | None = None):
+    `logits="sigmoid_clamp"` is the authors' baseline (see VARIANTS["authors"]).
+    """
+
+    def __init__(
+        self,
+        in_channels: list[int],
+        num_classes: int,
+        classifier: dict | None = None,
+        logits: str = "plain",
+    ):
         super().__init__()
+        if logits not in ("plain", "sigmoid_clamp"):
+            raise ConfigError(f"attention.baseline_logits={logits!r}: plain or sigmoid_clamp")
+        self.squash = logits == "sigmoid_clamp"
         self.classifier = Classifier(in_channels[-1], num_classes, **(classifier or {}))
 
     def forward(self, feats: list[torch.Tensor], global_feat: torch.Tensor | None = None):
         v = feats[-1].mean((2, 3))
-        return HeadOutput(self.classifier(v), v, [], feats[-1])
+        logits = self.classifier(v)
+        if self.squash:
+            logits = torch.sigmoid(logits).clamp(1e-7, 1 - 1e-7)
+        return HeadOutput(logits, v, [], feats[-1])

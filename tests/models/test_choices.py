@@ -25,7 +25,8 @@ CONF = Path(fpam_lightning.__file__).parent / "conf"
 
 
 def test_values():
-    assert ATTENTIONS == ("fpam", "psa", "pca", "none") == tuple(choices.ATTENTION_BRANCHES)
+    assert ATTENTIONS == ("fpam", "psa", "pca", "pyramid", "none")
+    assert ATTENTIONS == tuple(choices.ATTENTION_BRANCHES)
     assert LEVELS == (2, 3, 4, 5) and DEFAULT_LEVELS == (3, 4, 5)
     assert set(DEFAULT_LEVELS) <= set(LEVELS)
 
@@ -53,7 +54,7 @@ def test_the_model_code_uses_them():
     cfg = {"features": {}, "model": {}, "backbone": {"name": "resnet18", "paper_stem": False}}
     net = build_classifier({**cfg, "attention": {"name": "psa", "channels": 8}}, 3)
     assert tuple(net.backbone.levels) == DEFAULT_LEVELS  # attention.levels unset
-    with pytest.raises(ConfigError, match="choose one of fpam, psa, pca, none"):
+    with pytest.raises(ConfigError, match="choose one of fpam, psa, pca, pyramid, none"):
         build_classifier({**cfg, "attention": {"name": "spa"}}, 3)
     for make in (lambda: TimmBackbone("resnet18", [1, 3]), lambda: TutorialCNN([1, 3])):
         with pytest.raises(ConfigError, match=r"levels \[1\] do not exist .*\[2, 3, 4, 5\]"):

@@ -17,7 +17,10 @@ from fpam_lightning.models.fpam import PyramidAttentionHead
 from fpam_lightning.utils.errors import ConfigError
 
 TABLE_1 = {2: (256, 101, 32), 3: (512, 51, 16), 4: (1024, 26, 8), 5: (2048, 13, 4)}
-HEADS = [("none", "paper"), *[(a, v) for a in ("psa", "pca", "fpam") for v in VARIANTS]]
+HEADS = [
+    *[("none", v) for v in VARIANTS],
+    *[(a, v) for a in ("psa", "pca", "pyramid", "fpam") for v in VARIANTS],
+]
 # A small network for CPU tests: resnet18 with the stock stem, 32 mels, 32 aligned channels.
 SMALL = (
     "backbone=resnet18",
@@ -133,6 +136,44 @@ def test_attention_none_has_no_attention_parameters_and_heads_share_the_backbone
         assert count_parameters(nets[attention].head) > count_parameters(none.head)
     assert not any("pca" in n for n, _ in nets["psa"].head.named_parameters())
     assert not any("sam" in n for n, _ in nets["pca"].head.named_parameters())
+
+
+def test_pyramid_control_is_fpam_without_its_attention():
+    """attention=pyramid: FPAM's alignment, resampling and fusion, and no attention at all."""
+    torch.manual_seed(0)
+    fpam = build_classifier(net_cfg(*SMALL, "attention=fpam"), 4)
+    pyramid = build_classifier(net_cfg(*SMALL, "attention=pyramid"), 4)
+    names = {n.split(".")[0] for n, _ in pyramid.head.named_parameters()}
+    assert names == {"align", "classifier"}
+    fpam_params = {n: p.shape for n, p in fpam.head.named_parameters()}
+    for n, p in pyramid.head.named_parameters():
+        assert fpam_params[n] == p.shape  # the same pyramid, parameter for parameter
+    wave = synthetic_batch()[0][:2]
+    pyramid.eval()
+    with torch.no_grad():
+        feats = pyramid.backbone(pyramid.frontend(wave))
+        xs = [a(feats[i]) for a, i in zip(pyramid.head.align, pyramid._head_idx, strict=True)]
+        size = tuple(xs[1].shape[-2:])
+        expected = torch.stack([pyramid.head._resample(x, size) for x in xs]).mean(0)
+        fused = pyramid.classify(pyramid.frontend(wave)).fused
+    assert torch.allclose(fused, expected, atol=1e-6)
+
+
+def test_authors_baseline_squashes_its_logits_and_the_paper_baseline_does_not():
+    torch.manual_seed(0)
+    wave = synthetic_batch()[0][:4]
+    authors = build_classifier(net_cfg(*SMALL, "attention=none", "model.variant=authors"), 4)
+    logits = authors.eval()(wave)
+    assert logits.min() >= 1e-7 and logits.max() <= 1 - 1e-7  # sigmoid + clamp, as they train
+    paper = build_classifier(
+        net_cfg(
+            *SMALL, "attention=none", "model.variant=authors", "attention.baseline_logits=plain"
+        ),
+        4,
+    )
+    paper.load_state_dict(authors.state_dict())
+    plain = paper.eval()(wave)
+    assert torch.allclose(torch.sigmoid(plain).clamp(1e-7, 1 - 1e-7), logits, atol=1e-6)
 
 
 def test_tutorial_cnn_takes_the_tutorial_head_and_rejects_fpam():
