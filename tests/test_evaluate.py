@@ -1,4 +1,7 @@
-"""evaluate: the CLI's files, the report's agreement with predictions.csv, pooling, W&B."""
+"""evaluate: the CLI's files, the report's agreement with predictions.csv, W&B, errors.
+
+Pooling several folds' reports is tested with the library, in tests/analysis/test_reports.py.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from analysis_run import data_overrides, trained_run
-from helpers import compose_config, run_cli
+from helpers import run_cli
+from wandb_records import summarize_run
 
 
 @pytest.fixture(scope="module")
@@ -72,36 +76,13 @@ def test_evaluate_cli_report_agrees_with_predictions(run_dir, tiny_overrides, tm
     media = list((out / "wandb").glob("offline-run-*/files/media/images/confusion_matrix*.png"))
     tables = list((out / "wandb").glob("offline-run-*/files/media/table/*.table.json"))
     assert media and len(tables) >= 2
-
-
-def compose_evaluate(overrides: list[str], out: Path):
-    return compose_config("evaluate", overrides, out)
-
-
-def test_pooled_report_merges_folds(run_dir, tiny_overrides, tmp_path):
-    from fpam_lightning.evaluate import evaluate, pooled_report
-
-    ckpt = run_dir / "checkpoints" / "last.ckpt"
-    fold2 = tmp_path / "fold2"
-    res = evaluate(
-        compose_evaluate(
-            [f"ckpt_path={ckpt}", *data_overrides(tiny_overrides), "data.fold=2", "logger=none"],
-            fold2,
-        )
-    )
-    assert res["fold"] == 2
-    # run_dir's predictions.csv comes from the OutOfFoldPredictions callback (fold 1).
-    train_res = json.loads((run_dir / "results.json").read_text())
-    fold1 = read_rows(run_dir / "predictions.csv")
-    assert np.mean([int(r["correct"]) for r in fold1]) == pytest.approx(train_res["test_acc"])
-    pooled = pooled_report([run_dir, fold2, tmp_path / "absent"], tmp_path / "pooled")
-    assert pooled["folds"] == [1, 2] and pooled["num_clips"] == 16
-    assert pooled["missing"] == [str(tmp_path / "absent")]
-    rows = read_rows(tmp_path / "pooled" / "predictions.csv")
-    assert len(rows) == 16
-    assert pooled["accuracy"] == pytest.approx(np.mean([int(r["correct"]) for r in rows]))
-    assert np.sum(pooled["confusion_matrix"]) == 16
-    assert (tmp_path / "pooled" / "confusion_matrix.png").stat().st_size > 0
+    # ...in the training run's group, tagged with its experiment (`default`) and `evaluate`.
+    (wb,) = (out / "wandb").glob("offline-run-*")
+    run = summarize_run(wb)
+    assert run["run_id"] == results["wandb_run_id"] and run["exit_code"] == 0
+    assert run["group"] == f"default/{run_dir.name}"
+    assert run["tags"][:2] == ["default", "evaluate"]
+    assert run["name"] == f"evaluate-{results['dataset']}-fold1"
 
 
 def test_evaluate_cli_bad_checkpoint_is_one_line(tmp_path, tiny_overrides):
@@ -116,4 +97,5 @@ def test_evaluate_cli_bad_checkpoint_is_one_line(tmp_path, tiny_overrides):
         check=False,
     )
     assert proc.returncode == 2
-    assert "error: cannot read" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith(f"error: ckpt_path={bogus} is not a PyTorch checkpoint")
+    assert "(cannot be read: " in proc.stderr and "Traceback" not in proc.stderr

@@ -5,7 +5,8 @@
 the spatial attention maps of one clip per class (Fig. 5) and `embeddings_epochNNN.npz` (for
 `figures tsne` to put several epochs side by side); each image is also logged to W&B when a
 WandbLogger is attached. `OutOfFoldPredictions` writes predictions.csv and the per-class report
-of the held-out fold after `trainer.test`, for `evaluate.pooled_report`.
+of the held-out fold after `trainer.test`, for `analysis.reports.pooled_report`. The figures and
+files are `analysis`'s, the same the `evaluate` and `figures` commands write.
 
 Enable with `callbacks=figures` or, for example,
 `+callbacks.extra.figures._target_=fpam_lightning.training.figure_callbacks.FigureLogger`.
@@ -22,12 +23,13 @@ import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.loggers import WandbLogger
 
+from ..analysis.reports import prediction_rows, write_embeddings, write_report
+from ..analysis.scoring import score
+
 log = logging.getLogger("fpam_lightning")
 
 
 def _test_rows(trainer: Trainer, module: LightningModule):
-    from ..evaluate import prediction_rows, score
-
     dm = trainer.datamodule
     scores = score(module, dm.test_dataloader())
     rows = prediction_rows(dm, scores.indices, scores.targets, scores.probs, list(dm.class_names))
@@ -65,34 +67,26 @@ class FigureLogger(Callback):
     def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if not trainer.is_global_zero or trainer.sanity_checking or not self._wanted(trainer):
             return
-        from sklearn.metrics import confusion_matrix
-
-        from ..figures import (
-            attention_figure,
-            confusion_figure,
-            pick_per_class,
-            pretty,
-            save,
-            tsne_figure,
-        )
-
         epoch = trainer.current_epoch + 1
         out = Path(trainer.default_root_dir) / self.subdir
         dm, scores, rows = _test_rows(trainer, pl_module)
         names = list(dm.class_names)
+        out.mkdir(parents=True, exist_ok=True)
+        write_embeddings(out / f"embeddings_epoch{epoch:03d}.npz", scores, names, f"epoch {epoch}")
+        images = self._draw(pl_module, dm, scores, rows, out, epoch)
+        _log_images(trainer, images, trainer.global_step)
+        log.info("epoch %d figures -> %s", epoch, out)
+
+    def _draw(self, module, dm, scores, rows, out: Path, epoch: int) -> dict[str, Path]:
+        from ..analysis.attention import attention_plot, explain_clips, pick_per_class
+        from ..analysis.plots import confusion_figure, pretty, save, tsne_figure
+        from ..analysis.reports import confusion_counts
+
+        names = list(dm.class_names)
         title = f"{dm.name} fold {dm.fold}, epoch {epoch}"
         images: dict[str, Path] = {}
-        out.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(
-            out / f"embeddings_epoch{epoch:03d}.npz",
-            embeddings=scores.embeddings,
-            targets=scores.targets,
-            predicted=scores.predicted,
-            class_names=np.array(names),
-            title=np.array(f"epoch {epoch}"),
-        )
         if self.confusion:
-            cm = confusion_matrix(scores.targets, scores.predicted, labels=range(len(names)))
+            cm = confusion_counts(scores.targets, scores.predicted, len(names))
             images["figures/confusion_matrix"] = save(
                 confusion_figure(cm, names, title), out / f"confusion_epoch{epoch:03d}.png"
             )
@@ -101,46 +95,23 @@ class FigureLogger(Callback):
                 tsne_figure([(title, scores.embeddings, scores.targets)], names),
                 out / f"tsne_epoch{epoch:03d}.png",
             )
-        if (
-            self.attention
-            and pl_module.net.head.__class__.__name__ == "PyramidAttentionHead"
-            and getattr(pl_module.net.head, "sam", None) is not None
-        ):
+        if self.attention and _has_spatial_attention(module):
+            picked = pick_per_class(rows, names)[: self.attention_clips]
+            by_file = {str(dm.audio_dir / dm.table.files[i]): i for i in range(len(dm.table))}
+            items = explain_clips(module, [dm.waves[by_file[r["file"]]] for r in picked])
+            for it, r in zip(items, picked, strict=True):
+                it["title"] = f"{pretty(r['true_class'])} -> {pretty(r['predicted_class'])}"
             images["figures/attention"] = save(
-                self._attention(
-                    pl_module, dm, rows, names, pick_per_class, pretty, attention_figure
-                ),
-                out / f"attention_epoch{epoch:03d}.png",
+                attention_plot(module, items), out / f"attention_epoch{epoch:03d}.png"
             )
-        _log_images(trainer, images, trainer.global_step)
-        log.info("epoch %d figures -> %s", epoch, out)
+        return images
 
-    def _attention(self, module, dm, rows, names, pick_per_class, pretty, attention_figure):
-        import torch
 
-        picked = pick_per_class(rows, names)[: self.attention_clips]
-        by_file = {str(dm.audio_dir / dm.table.files[i]): i for i in range(len(dm.table))}
-        items = []
-        was_training = module.training
-        module.eval()
-        try:
-            for r in picked:
-                wave = torch.from_numpy(np.array(dm.waves[by_file[r["file"]]], dtype=np.float32))
-                out = module.net.explain(module.crop(wave[None].to(module.device), train=False))
-                items.append(
-                    {
-                        "spectrogram": out["spectrogram"][0, 0].cpu().numpy(),
-                        "maps": [m[0, 0].cpu().numpy() for m in out["attention_maps"]],
-                        "title": f"{pretty(r['true_class'])} -> {pretty(r['predicted_class'])}",
-                    }
-                )
-        finally:
-            module.train(was_training)
-        net_cfg = module.hparams["net"]
-        levels = sorted(int(v) for v in net_cfg["attention"].get("levels", (3, 4, 5)))
-        return attention_figure(
-            items, module.net.frontend.sample_rate, module.net.frontend.hop_length, levels
-        )
+def _has_spatial_attention(module: LightningModule) -> bool:
+    head = module.net.head
+    return (
+        head.__class__.__name__ == "PyramidAttentionHead" and getattr(head, "sam", None) is not None
+    )
 
 
 class OutOfFoldPredictions(Callback):
@@ -180,8 +151,6 @@ class OutOfFoldPredictions(Callback):
         self._parts = []
         if not trainer.is_global_zero or not len(index):
             return
-        from ..evaluate import prediction_rows, write_report
-
         # Sorted by clip, each clip once (a padding sampler may have repeated one).
         index, first = np.unique(index, return_index=True)
         rows = prediction_rows(dm, index, target[first], probs[first], list(dm.class_names))

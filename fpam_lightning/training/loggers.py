@@ -7,7 +7,9 @@ sweep), named after its configuration and fold, so runs never overwrite each oth
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
 from omegaconf import DictConfig, OmegaConf
@@ -69,6 +71,38 @@ def wandb_offline(requested: bool) -> bool:
     if mode in ("offline", "disabled", "dryrun"):
         return True
     return bool(requested)
+
+
+def open_wandb_run(
+    w: DictConfig,
+    *,
+    job_type: str,
+    name: str,
+    group: str,
+    tags: Sequence[str],
+    dir: str | Path,
+    config: dict[str, Any] | None = None,
+):
+    """A new W&B run beside the training runs: same project and entity, in `w.group` when it is
+    set (else `group`), tagged with `tags` and `w.tags`, offline unless asked (`wandb_offline`).
+
+    `w` is the `logger.wandb` config. For the analysis runs (evaluate, the sweep summary); the
+    training runs go through Lightning's WandbLogger (`build_loggers`).
+    """
+    import wandb
+
+    return wandb.init(
+        project=w.project,
+        entity=w.get("entity"),
+        group=w.get("group") or group,
+        tags=list(dict.fromkeys([*map(str, tags), *map(str, w.get("tags") or [])])),
+        job_type=job_type,
+        name=name,
+        dir=str(dir),
+        mode="offline" if wandb_offline(w.get("offline", True)) else "online",
+        config=config,
+        reinit="create_new",
+    )
 
 
 def build_loggers(cfg: DictConfig, output_dir: Path, dataset: str) -> list[Logger]:

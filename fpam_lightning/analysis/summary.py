@@ -1,0 +1,391 @@
+"""Cross-validation summary of a sweep: one row per configuration, one column per fold.
+
+Reads every job's `results.json` under a multirun folder and writes `cv_summary.json`,
+`cv_summary.md` and `cv_summary.png` (a box plot of fold accuracies) beside them, mean ± std.
+The headline is the last epoch's accuracy on the held-out fold; the best epoch picked on the test
+fold (the paper's practice) is shown apart, labelled. Works on incomplete sweeps: expected folds
+without a finished job are listed as missing, failed jobs with their error, and means cover
+finished folds only.
+
+Pipeline: `sweep.collect_jobs` (one `Job` per job folder) -> `sweep.expected_grid` (from
+multirun.yaml) -> `build_summary` -> `pool_predictions` -> `write_summary`. Per-job artefacts
+other than results.json (pooled out-of-fold predictions, and statistics over a row's folds) are
+fed by the `Job.dir` of each row's completed jobs (`Row.jobs`, `job_dirs` in the summary).
+
+The same code runs as a Hydra callback (`CVSummaryCallback`, registered in conf/hydra) when a
+multirun ends, and from the command line (`python -m fpam_lightning.summarize DIR`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+from ..utils.io import write_json_atomic, write_text_atomic
+from .sweep import FOLD_KEY, Job, collect_jobs, expected_grid
+
+log = logging.getLogger("fpam_lightning")
+
+SUMMARY_JSON, SUMMARY_MD, SUMMARY_PNG = "cv_summary.json", "cv_summary.md", "cv_summary.png"
+HEADLINE = "test_acc"  # last epoch, held-out fold
+BEST_ON_TEST = "best_epoch_test_acc"  # the epoch picked on the held-out fold: optimistic
+IDENTITY = ("dataset", "backbone", "attention", "variant", "mixup")  # copied from results.json
+
+
+@dataclass
+class Row:
+    """One configuration of the grid across its folds."""
+
+    params: dict[str, str]
+    acc: dict[int, float] = field(default_factory=dict)
+    best_on_test: dict[int, float] = field(default_factory=dict)
+    jobs: list[Job] = field(default_factory=list)
+    failed: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return " ".join(f"{k}={v}" for k, v in self.params.items()) or "(single configuration)"
+
+    def add(self, job: Job) -> None:
+        self.jobs.append(job)
+        res = job.results or {}
+        if job.status == "completed" and job.fold is not None:
+            self.acc[job.fold] = float(res[HEADLINE])
+            if res.get(BEST_ON_TEST) is not None:
+                self.best_on_test[job.fold] = float(res[BEST_ON_TEST])
+        elif job.status == "failed" and job.fold is not None:
+            self.failed[job.fold] = str(res.get("error", "unknown error"))
+
+
+# --- the summary ----------------------------------------------------------------------------------
+def _mean_std(values: list[float]) -> tuple[float | None, float | None]:
+    if not values:
+        return None, None
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None
+
+
+def _dims_and_folds(jobs: list[Job], grid: dict[str, list[str]]) -> tuple[list[str], list[int]]:
+    """The swept keys other than the fold (from the grid, else the jobs' varying overrides)."""
+    dims = [k for k in grid if k != FOLD_KEY]
+    if not grid:  # no multirun.yaml: the keys whose values differ between jobs
+        keys = sorted({k for j in jobs for k in j.overrides} - {FOLD_KEY})
+        dims = [k for k in keys if len({j.overrides.get(k) for j in jobs}) > 1]
+    folds = sorted(
+        {int(f) for f in grid.get(FOLD_KEY, [])} | {j.fold for j in jobs if j.fold is not None}
+    )
+    return dims, folds
+
+
+def _grid_rows(jobs: list[Job], grid: dict[str, list[str]], dims: list[str]) -> list[Row]:
+    """Every configuration of the grid, started or not, then any other the jobs ran."""
+    rows: dict[tuple, Row] = {}
+    for combo in itertools.product(*(grid[k] for k in dims if k in grid)):
+        if grid and len(combo) == len(dims):  # the whole grid, started or not
+            rows[combo] = Row(dict(zip(dims, combo, strict=True)))
+    for job in jobs:
+        key = tuple(job.overrides.get(k, "?") for k in dims)
+        rows.setdefault(key, Row(dict(zip(dims, key, strict=True)))).add(job)
+    return list(rows.values())
+
+
+def _row_summary(row: Row, folds: list[int]) -> dict[str, Any]:
+    mean, std = _mean_std([row.acc[f] for f in sorted(row.acc)])
+    b_mean, b_std = _mean_std([row.best_on_test[f] for f in sorted(row.best_on_test)])
+    done = [j for j in row.jobs if j.status == "completed"]
+    first = done[0].results if done else {}
+    label = row.label
+    if not row.params and first:  # nothing swept but the folds: name the model instead
+        label = f"{first.get('backbone')} + {first.get('attention')}" + (
+            " + mixup" if first.get("mixup") else ""
+        )
+    return {
+        "configuration": label,
+        "params": row.params,
+        **{k: first.get(k) for k in IDENTITY},
+        "folds": {str(f): row.acc.get(f) for f in folds},
+        "mean": mean,
+        "std": std,
+        "best_epoch_folds": {str(f): row.best_on_test.get(f) for f in folds},
+        "best_epoch_mean": b_mean,
+        "best_epoch_std": b_std,
+        "n_completed": len(row.acc),
+        "n_expected": len(folds),
+        "missing_folds": [f for f in folds if f not in row.acc],
+        "failed_folds": sorted(row.failed),
+        "job_dirs": [str(j.dir) for j in done],
+    }
+
+
+def _failed_and_unfinished(row: Row, label: str) -> tuple[list[dict], list[dict]]:
+    failed = [
+        {
+            "configuration": label,
+            "fold": j.fold,
+            "job_dir": str(j.dir),
+            "error": str((j.results or {}).get("error", "unknown error")),
+        }
+        for j in row.jobs
+        if j.status == "failed"
+    ]
+    unfinished = [
+        {"configuration": label, "status": j.status, "fold": j.fold, "job_dir": str(j.dir)}
+        for j in row.jobs
+        if j.status not in ("completed", "failed")
+    ]
+    return failed, unfinished
+
+
+def build_summary(
+    jobs: list[Job], grid: dict[str, list[str]], sweep_dir: str | Path = ""
+) -> dict[str, Any]:
+    """Rows of the grid (from multirun.yaml, else from the jobs' varying overrides) x folds."""
+    dims, folds = _dims_and_folds(jobs, grid)
+    out_rows, failed, unfinished = [], [], []
+    for row in _grid_rows(jobs, grid, dims):
+        out_rows.append(_row_summary(row, folds))
+        f, u = _failed_and_unfinished(row, out_rows[-1]["configuration"])
+        failed += f
+        unfinished += u
+    complete = all(not r["missing_folds"] for r in out_rows) and bool(out_rows)
+    return {
+        "sweep_dir": str(sweep_dir),
+        "metric": f"{HEADLINE}: accuracy of the last epoch's weights on the held-out fold",
+        "best_epoch_metric": f"{BEST_ON_TEST}: best epoch chosen on the held-out fold itself "
+        "(the paper's practice; optimistic)",
+        "std": "sample standard deviation over finished folds (n-1); null with one fold",
+        "averaged_over": "finished folds only; missing and failed folds are listed, not averaged",
+        "complete": complete,
+        "folds": folds,
+        "dims": dims,
+        "rows": out_rows,
+        "failed": failed,
+        "unfinished": unfinished,
+    }
+
+
+# --- markdown -------------------------------------------------------------------------------------
+def _pct(x: float | None) -> str:
+    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}"
+
+
+def _pm(mean: float | None, std: float | None) -> str:
+    if mean is None:
+        return "–"
+    return f"{_pct(mean)} ± {_pct(std)}" if std is not None else _pct(mean)
+
+
+def _table(summary: dict[str, Any]) -> list[str]:
+    folds = summary["folds"]
+    head = [
+        "configuration",
+        "dataset",
+        *[f"fold {f}" for f in folds],
+        "mean ± std",
+        "best-epoch-on-test mean ± std",
+        "folds done",
+    ]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in summary["rows"]:
+        cells = [
+            r["configuration"],
+            str(r.get("dataset") or "–"),
+            *[_pct(r["folds"][str(f)]) for f in folds],
+            _pm(r["mean"], r["std"]),
+            _pm(r["best_epoch_mean"], r["best_epoch_std"]),
+            f"{r['n_completed']}/{r['n_expected']}",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def _pooled_notes(summary: dict[str, Any]) -> list[str]:
+    pooled = [r for r in summary["rows"] if r.get("pooled")]
+    if not pooled:
+        return []
+    return [
+        "",
+        "**Pooled out-of-fold predictions** (every clip scored once, by the model "
+        "that held out its fold; per-class report and confusion matrix in the folder):",
+        *[
+            f"- {r['configuration']}: accuracy {_pct(r['pooled']['accuracy'])}, macro F1 "
+            f"{_pct(r['pooled']['macro_f1'])} over {r['pooled']['num_clips']} clips, folds "
+            f"{r['pooled']['folds']} ({r['pooled']['dir']})"
+            for r in pooled
+        ],
+    ]
+
+
+def _gaps(summary: dict[str, Any]) -> list[str]:
+    """Incomplete rows, failed jobs and unfinished jobs."""
+    lines = []
+    missing = [r for r in summary["rows"] if r["missing_folds"]]
+    if missing:
+        lines += ["", "**Incomplete:** means above cover finished folds only."]
+        lines += [f"- {r['configuration']}: missing fold(s) {r['missing_folds']}" for r in missing]
+    if summary["failed"]:
+        lines += ["", "**Failed jobs:**"]
+        lines += [
+            f"- {f['configuration']} fold {f['fold']} ({f['job_dir']}): {f['error']}"
+            for f in summary["failed"]
+        ]
+    if summary["unfinished"]:
+        lines += ["", "**Unfinished jobs** (running, killed or preempted):"]
+        lines += [
+            f"- {u['configuration']} fold {u['fold']} ({u['status']}, {u['job_dir']})"
+            for u in summary["unfinished"]
+        ]
+    return lines
+
+
+def to_markdown(summary: dict[str, Any]) -> str:
+    lines = [
+        f"# Cross-validation summary: {summary['sweep_dir']}",
+        "",
+        "Accuracy (%) of the last epoch's weights on each held-out fold; mean ± sample std "
+        "over finished folds. The best-epoch-on-test column lets the held-out fold pick the "
+        "epoch (the paper's practice): optimistic, shown for comparison only.",
+        "",
+        *_table(summary),
+        *_pooled_notes(summary),
+        *_gaps(summary),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+# --- files ----------------------------------------------------------------------------------------
+def box_plot(summary: dict[str, Any], path: Path) -> None:
+    """The tutorial's figure: fold accuracies per configuration, one box each."""
+    from .plots import box_figure, save
+
+    rows = [r for r in summary["rows"] if r["n_completed"]]
+    groups = {r["configuration"]: [v for v in r["folds"].values() if v is not None] for r in rows}
+    datasets = ", ".join(sorted({str(r["dataset"]) for r in rows if r.get("dataset")}))
+    save(box_figure(groups, f"fold accuracies, {datasets}" if datasets else ""), path)
+
+
+def write_summary(summary: dict[str, Any], out_dir: str | Path) -> dict[str, Path]:
+    out_dir = Path(out_dir)
+    paths = {
+        "json": out_dir / SUMMARY_JSON,
+        "md": out_dir / SUMMARY_MD,
+        "png": out_dir / SUMMARY_PNG,
+    }
+    write_json_atomic(paths["json"], summary)
+    write_text_atomic(paths["md"], to_markdown(summary))
+    box_plot(summary, paths["png"])
+    return paths
+
+
+def pool_predictions(summary: dict[str, Any], sweep_dir: Path) -> None:
+    """Per configuration, merge its folds' out-of-fold predictions into one pooled report.
+
+    Jobs write `predictions.csv` through the `OutOfFoldPredictions` callback (on by default);
+    the pooled report, confusion matrix and accuracy go to `<sweep>/pooled/<row>/`.
+    """
+    from .reports import PREDICTIONS_FILE, pooled_report
+
+    for i, row in enumerate(summary["rows"]):
+        dirs = [d for d in row["job_dirs"] if (Path(d) / PREDICTIONS_FILE).is_file()]
+        row["pooled"] = None
+        if not dirs:
+            continue
+        out = sweep_dir / "pooled" / f"row{i:02d}"
+        rep = pooled_report(dirs, out, f"{row['configuration']}: out-of-fold, pooled over folds")
+        row["pooled"] = {
+            "dir": str(out),
+            "accuracy": rep["accuracy"],
+            "macro_f1": rep["macro_f1"],
+            "num_clips": rep["num_clips"],
+            "folds": rep["folds"],
+        }
+
+
+def summarize(sweep_dir: str | Path) -> dict[str, Any]:
+    """Collect, summarise and write the cross-validation summary of one sweep folder."""
+    sweep_dir = Path(sweep_dir)
+    summary = build_summary(collect_jobs(sweep_dir), expected_grid(sweep_dir), sweep_dir)
+    pool_predictions(summary, sweep_dir)
+    write_summary(summary, sweep_dir)
+    return summary
+
+
+# --- W&B and the Hydra callback -------------------------------------------------------------------
+WANDB_COLUMNS = ("mean", "std", "best_epoch_mean", "n_completed", "n_expected")
+
+
+def _wandb_table(summary: dict[str, Any]):
+    """The summary table: configuration, each fold's accuracy, then `WANDB_COLUMNS`."""
+    import wandb
+
+    folds = summary["folds"]
+    table = wandb.Table(columns=["configuration", *[f"fold {f}" for f in folds], *WANDB_COLUMNS])
+    for r in summary["rows"]:
+        table.add_data(
+            r["configuration"], *[r["folds"][str(f)] for f in folds], *[r[k] for k in WANDB_COLUMNS]
+        )
+    return table
+
+
+def log_summary_to_wandb(summary: dict[str, Any], config: DictConfig) -> str | None:
+    """A small run of job_type 'summary' in the sweep's group, holding the table and the plot."""
+    w = (config.get("logger") or {}).get("wandb")
+    if not w:
+        return None
+    import wandb
+
+    from ..training.loggers import group_name, open_wandb_run
+
+    sweep_dir = Path(config.hydra.sweep.dir)
+    run = open_wandb_run(
+        w,
+        job_type="summary",
+        name=f"{config.experiment}-cv-summary",
+        group=group_name(str(config.experiment), sweep_dir),
+        tags=[str(config.experiment)],
+        dir=sweep_dir,
+    )
+    try:
+        run.log({"cv_summary": _wandb_table(summary)})
+        png = sweep_dir / SUMMARY_PNG
+        if png.exists():
+            run.log({"cv_box_plot": wandb.Image(str(png))})
+        for r in summary["rows"]:
+            run.summary[f"cv/{r['configuration']}/mean"] = r["mean"]
+            run.summary[f"cv/{r['configuration']}/n_completed"] = r["n_completed"]
+        return run.id
+    finally:
+        run.finish()
+
+
+try:  # Hydra callbacks are optional at import time so the CLI never needs a Hydra run
+    from hydra.experimental.callback import Callback as _HydraCallback
+except ImportError:  # pragma: no cover
+    _HydraCallback = object  # type: ignore[assignment,misc]
+
+
+class CVSummaryCallback(_HydraCallback):
+    """Writes the cross-validation summary into the sweep folder when a multirun ends."""
+
+    def __init__(self, wandb: bool = True) -> None:
+        self.wandb = wandb
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        try:
+            summary = summarize(sweep_dir)
+        except Exception:  # a summary must never turn a finished sweep into a failure
+            log.exception("cross-validation summary of %s failed", sweep_dir)
+            return
+        log.info("cross-validation summary -> %s\n%s", sweep_dir / SUMMARY_MD, to_markdown(summary))
+        if self.wandb:
+            try:
+                log_summary_to_wandb(summary, config)
+            except Exception:
+                log.exception("logging the summary to W&B failed")
