@@ -13,8 +13,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..models.choices import DEFAULT_LEVELS
+from ..models.choices import ATTENTION_BRANCHES, ATTENTIONS, DEFAULT_LEVELS
 from ..utils.errors import FpamError
+
+
+def _without_maps() -> list[str]:
+    return [n for n, parts in ATTENTION_BRANCHES.items() if not parts or not parts[0]]
 
 
 def _wave_tensor(wave: Any) -> torch.Tensor:
@@ -36,8 +40,9 @@ def explain_clips(module, waves: Sequence) -> list[dict[str, Any]]:
             out = module.net.explain(w)
             if not out["attention_maps"]:
                 raise FpamError(
-                    "this model has no spatial attention maps (attention=none or pca): "
-                    "attention figures need fpam or psa"
+                    "this model has no spatial attention maps (attention="
+                    f"{' or '.join(_without_maps())}): attention figures need "
+                    f"{' or '.join(n for n in ATTENTIONS if n not in _without_maps())}"
                 )
             pred = int(out["logits"].argmax(-1))
             items.append(

@@ -26,7 +26,7 @@ CONF = Path(fpam_lightning.__file__).parent / "conf"
 
 def test_values():
     assert ATTENTIONS == ("fpam", "psa", "pca", "pyramid", "none")
-    assert ATTENTIONS == tuple(choices.ATTENTION_BRANCHES)
+    assert tuple(choices.ATTENTION_BRANCHES) == ATTENTIONS
     assert LEVELS == (2, 3, 4, 5) and DEFAULT_LEVELS == (3, 4, 5)
     assert set(DEFAULT_LEVELS) <= set(LEVELS)
 
