@@ -21,9 +21,46 @@ BAD = {
     "level 6": (["attention=psa", "attention.levels=[6]"], "[6] is not among them"),
     "timm name": (["backbone.name=resnet5"], "backbone.name='resnet5' is not a timm model"),
     "attention name": (["attention.name=fpn"], "choose one of fpam, psa, pca, none"),
-    "optimiser": (["optim.name=sgdd"], "optim.name='sgdd': choose one of sgd, adamw"),
+    "optimiser": (
+        ["optim._target_=torch.optim.SDG"],
+        "optim._target_='torch.optim.SDG' is not a torch optimiser: choose with "
+        "optim=<one of adamw, sgd>; did you mean torch.optim.SGD?",
+    ),
+    "optimiser label": (
+        ["optim.name=sgdd"],
+        "optim.name='sgdd' does not match optim._target_=torch.optim.SGD (the sgd option): "
+        "choose with optim=<one of adamw, sgd>",
+    ),
+    "optimiser argument": (
+        ["+optim.momentun=0.9"],
+        "optim.momentun is not an argument of torch.optim.SGD (its arguments: lr, momentum",
+    ),
+    "optimiser partial": (["optim._partial_=false"], "optim._partial_ must be true"),
     "learning rate": (["optim.lr=0"], "optim.lr=0 must be a positive number"),
-    "scheduler": (["scheduler.name=poly"], "choose one of step, cosine, none"),
+    "scheduler": (
+        ["scheduler._target_=torch.optim.lr_scheduler.PolyLR"],
+        "did you mean torch.optim.lr_scheduler.PolynomialLR?",
+    ),
+    "scheduler label": (
+        ["scheduler.name=poly"],
+        "choose with scheduler=<one of cosine, none, step>; scheduler.name only labels it",
+    ),
+    "scheduler argument": (
+        ["scheduler=cosine", "+scheduler.T_maxx=5"],
+        "scheduler.T_maxx is not an argument of torch.optim.lr_scheduler.CosineAnnealingLR",
+    ),
+    "scheduler needs": (
+        ["scheduler._target_=torch.optim.lr_scheduler.MultiStepLR", "scheduler.name=multistep"],
+        "torch.optim.lr_scheduler.MultiStepLR needs scheduler.milestones",
+    ),
+    "warm-up": (["scheduler.warmup_epochs=-2"], "scheduler.warmup_epochs=-2 must be 0 or a"),
+    "floor": (["scheduler=cosine", "scheduler.min_lr_ratio=2"], "must be between 0 and 1"),
+    "cosine without end": (
+        ["scheduler=cosine", "trainer.max_epochs=-1"],
+        "scheduler=cosine needs a finite trainer.max_epochs",
+    ),
+    "time flip": (["augment.time_flip=1.5"], "augment.time_flip=1.5 must be a probability"),
+    "masks": (["augment.num_masks=-1"], "augment.num_masks=-1 must be 0 or a positive integer"),
     "variant": (["model.variant=mine"], "choose one of paper, authors"),
     "val mode": (["data.val=holdout"], "choose one of test_fold, split, none"),
     "epochs": (["trainer.max_epochs=0"], "trainer.max_epochs=0 must be a positive integer"),
@@ -39,6 +76,18 @@ def test_each_bad_setting_is_named_with_its_choices(case, tmp_path):
         validate(compose_train(overrides, tmp_path))
     assert expected in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_any_torch_optimiser_and_schedule_validate_under_their_own_label(tmp_path):
+    adam = ["optim._target_=torch.optim.Adam", "optim.name=adam", "~optim.momentum"]
+    poly = ["scheduler._target_=torch.optim.lr_scheduler.PolynomialLR", "scheduler.name=poly"]
+    no_step = ["~scheduler.step_size", "~scheduler.gamma", "+scheduler.total_iters=10"]
+    validate(compose_train([*adam, "~optim.nesterov", *poly, *no_step], tmp_path))
+
+
+def test_runs_without_an_end_keep_step_and_constant_schedules(tmp_path):
+    for scheduler in ("step", "none"):
+        validate(compose_train([f"scheduler={scheduler}", "trainer.max_epochs=-1"], tmp_path))
 
 
 def test_close_timm_names_are_suggested(tmp_path):

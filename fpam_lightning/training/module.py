@@ -1,19 +1,18 @@
-"""The LightningModule: augmentation on the device, the loss, metrics, optimiser and schedule.
+"""The LightningModule: the training logic (steps, loss, metrics, the per-epoch reseeding).
 
-Batches are fixed-length waveforms. Cropping, the front end, SpecAugment, time flips and mixup
-all run here, on the model's device, so the loader and the on-device data path see the same
-batches. Randomness is reseeded from (seed, epoch) each epoch so a resumed run repeats exactly.
+Batches are fixed-length waveforms. Cropping, the front end, augmentation (training/augment.py)
+and mixup all run here, on the model's device, so the loader and the on-device data path see the
+same batches. Randomness is reseeded from (seed, epoch) each epoch so a resumed run repeats
+exactly. The optimiser and schedule come from training/optim.py.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from typing import Any
 
 import torch
 import torch.nn.functional as F
-import torchaudio
 from lightning.pytorch import LightningModule, seed_everything
 from timm.data import Mixup
 from timm.loss import SoftTargetCrossEntropy
@@ -21,6 +20,8 @@ from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
 from ..models import build_classifier
+from .augment import Augmentation, crop
+from .optim import DEFAULT_OPTIM, NO_SCHEDULE, build_optimizer, build_scheduler
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -51,17 +52,9 @@ class AudioClassificationModule(LightningModule):
         self._classify = torch.compile(self.net.classify) if compile else self.net.classify
         self.num_classes, self.clip_samples = num_classes, clip_samples
         self.class_names = list(class_names) if class_names else None
-        self.optim_cfg = dict(optim or {"name": "sgd", "lr": 0.01, "momentum": 0.9})
-        self.sched_cfg = dict(scheduler or {"name": "none"})
-        aug = dict(augment or {})
-        self.time_flip = float(aug.get("time_flip", 0.0))
-        masks = []
-        for _ in range(int(aug.get("num_masks", 0))):
-            if aug.get("freq_mask", 0):
-                masks.append(torchaudio.transforms.FrequencyMasking(int(aug["freq_mask"])))
-            if aug.get("time_mask", 0):
-                masks.append(torchaudio.transforms.TimeMasking(int(aug["time_mask"])))
-        self.masks = torch.nn.Sequential(*masks)
+        self.optim_cfg = dict(optim or DEFAULT_OPTIM)
+        self.sched_cfg = dict(scheduler or NO_SCHEDULE)
+        self.augmentation = Augmentation(augment)
         mix = dict(mixup or {})
         self.mixup = None
         if mix.get("enabled"):
@@ -87,24 +80,7 @@ class AudioClassificationModule(LightningModule):
     # --- data on the device ------------------------------------------------------------
     def crop(self, wave: torch.Tensor, train: bool) -> torch.Tensor:
         """Random crop in training, centre crop in evaluation, to `clip_samples`."""
-        n, L = wave.shape[-1], self.clip_samples
-        if n == L:
-            return wave
-        if n < L:
-            return F.pad(wave, (0, L - n))
-        if not train:
-            start = (n - L) // 2
-            return wave[..., start : start + L]
-        starts = torch.randint(0, n - L + 1, (wave.shape[0], 1), device=wave.device)
-        return wave.gather(1, starts + torch.arange(L, device=wave.device))
-
-    def augment(self, spec: torch.Tensor) -> torch.Tensor:
-        if self.time_flip > 0:
-            flip = torch.rand(spec.shape[0], device=spec.device) < self.time_flip
-            spec = torch.where(flip[:, None, None, None], spec.flip(-2), spec)
-        if len(self.masks):
-            spec = self.masks(spec.transpose(-1, -2)).transpose(-1, -2)  # masks want (.., F, T)
-        return spec
+        return crop(wave, self.clip_samples, train)
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         return self.net(wave)
@@ -146,7 +122,8 @@ class AudioClassificationModule(LightningModule):
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         wave, y = batch[0], batch[1]
-        spec = self.augment(self._spec(self.crop(wave, train=True)))
+        wave = self.augmentation.wave(self.crop(wave, train=True))
+        spec = self.augmentation.spec(self._spec(wave))
         if self.mixup is not None and spec.shape[0] % 2 == 0:
             spec, soft = self.mixup(spec, y)
             logits = self._classify(spec).logits
@@ -192,23 +169,7 @@ class AudioClassificationModule(LightningModule):
 
     # --- optimisation ----------------------------------------------------------------
     def configure_optimizers(self) -> dict[str, Any]:
-        cfg = dict(self.optim_cfg)
-        name = cfg.pop("name", "sgd")
-        params = self.parameters()
-        if name == "sgd":
-            opt = torch.optim.SGD(
-                params,
-                lr=cfg.get("lr", 0.01),
-                momentum=cfg.get("momentum", 0.9),
-                weight_decay=cfg.get("weight_decay", 0.0),
-                nesterov=bool(cfg.get("nesterov", False)),
-            )
-        elif name == "adamw":
-            opt = torch.optim.AdamW(
-                params, lr=cfg.get("lr", 1e-3), weight_decay=cfg.get("weight_decay", 0.01)
-            )
-        else:
-            raise ValueError(f"optim.name={name!r}: choose sgd or adamw")
+        opt = build_optimizer(self.parameters(), self.optim_cfg)
         sched = build_scheduler(opt, self.sched_cfg, self.trainer.max_epochs)
         if sched is None:
             return {"optimizer": opt}
@@ -220,30 +181,3 @@ class AudioClassificationModule(LightningModule):
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         best = checkpoint.get("best_val", {})
         self.best_val_acc, self.best_val_epoch = best.get("acc", -1.0), best.get("epoch", -1)
-
-
-def build_scheduler(opt: torch.optim.Optimizer, cfg: dict, max_epochs: int):
-    """Per-epoch schedules: the paper's step decay, or cosine annealing with linear warm-up."""
-    name = cfg.get("name", "none")
-    warmup = int(cfg.get("warmup_epochs", 0))
-    if name == "none":
-        return None
-    if name == "step":
-        step, gamma = int(cfg.get("step_size", 20)), float(cfg.get("gamma", 0.1))
-
-        def factor(e: int) -> float:
-            return gamma ** (e // step)
-    elif name == "cosine":
-        floor = float(cfg.get("min_lr_ratio", 0.0))
-        total = max(1, int(max_epochs) - warmup)
-
-        def factor(e: int) -> float:
-            t = min(1.0, (e - warmup) / total)
-            return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
-    else:
-        raise ValueError(f"scheduler.name={name!r}: choose step, cosine or none")
-
-    def with_warmup(e: int) -> float:
-        return (e + 1) / (warmup + 1) if e < warmup else factor(e)
-
-    return torch.optim.lr_scheduler.LambdaLR(opt, with_warmup)

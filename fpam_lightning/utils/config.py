@@ -9,19 +9,23 @@ whose message lists the available options.
 from __future__ import annotations
 
 import difflib
+import importlib
+import inspect
 from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from .errors import ConfigError
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"  # shipped inside the package
 LEVELS = (2, 3, 4, 5)
 ATTENTIONS = ("fpam", "psa", "pca", "none")
-OPTIMS = ("sgd", "adamw")
-SCHEDULERS = ("step", "cosine", "none")
+# Keys of the optim/scheduler configs that training/optim.py reads instead of passing to torch.
+OWN_KEYS = {"optim": ("name",), "scheduler": ("name", "warmup_epochs", "min_lr_ratio")}
+HYDRA_KEYS = ("_target_", "_partial_")
 VAL_MODES = ("test_fold", "split", "none")
 BAD_FILE_MODES = ("error", "skip")
 
@@ -137,16 +141,163 @@ def _check_attention(cfg: DictConfig, errors: list[str]) -> None:
     _check_positive_int(errors, "attention.channels", att.get("channels"))
 
 
-def _check_training(cfg: DictConfig, errors: list[str]) -> None:
-    optim = cfg.get("optim") or {}
-    if optim.get("name") not in OPTIMS:
-        errors.append(f"optim.name={optim.get('name')!r}: choose one of {_choices(OPTIMS)}")
-    lr = optim.get("lr")
-    if not isinstance(lr, (int, float)) or isinstance(lr, bool) or not lr > 0:
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+@cache
+def _shipped(group: str) -> dict[str, str | None]:
+    """{option name: its `_target_`} for the shipped options of conf/<group>/ (None: no class)."""
+    out = {}
+    for option in group_options(group):
+        node = OmegaConf.load(CONF_DIR / group / f"{option}.yaml")
+        out[str(node.get("name", option))] = node.get("_target_")
+    return out
+
+
+@cache
+def _torch_classes(group: str) -> tuple[str, ...]:
+    """The importable torch classes an optim/scheduler config may name (for suggestions)."""
+    import torch
+
+    module, base = (
+        (torch.optim, torch.optim.Optimizer)
+        if group == "optim"
+        else (torch.optim.lr_scheduler, torch.optim.lr_scheduler.LRScheduler)
+    )
+    return tuple(
+        f"{module.__name__}.{n}"
+        for n, c in vars(module).items()
+        if isinstance(c, type) and issubclass(c, base) and c is not base and not n.startswith("_")
+    )
+
+
+def _locate_class(path: str) -> type | None:
+    """The class at a dotted path, or None (quietly: Hydra's own lookup logs its failures)."""
+    module, _, name = path.rpartition(".")
+    try:
+        found = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError, ValueError):
+        return None
+    return found if isinstance(found, type) else None
+
+
+def _check_torch_partial(
+    cfg: DictConfig, group: str, errors: list[str], derived: Sequence[str] = ()
+) -> type | None:
+    """`optim`/`scheduler`: a torch class as a Hydra partial, its label and its arguments.
+
+    Returns the class when it resolves (None for no class: scheduler=none), for further checks.
+    """
+    import torch
+
+    node = cfg.get(group) or {}
+    target, label = node.get("_target_"), node.get("name")
+    options = _shipped(group)
+    choose = f"choose with {group}=<one of {_choices(sorted(options))}>"
+    cls = None
+    if target is None and group == "optim":
+        errors.append(f"optim._target_ is missing: {choose}")
+        return None
+    if target is not None:
+        base = torch.optim.Optimizer if group == "optim" else torch.optim.lr_scheduler.LRScheduler
+        cls = _locate_class(str(target))
+        if cls is None or not issubclass(cls, base) or cls is base:
+            classes = {path.rsplit(".", 1)[-1]: path for path in _torch_classes(group)}
+            near = difflib.get_close_matches(str(target).rsplit(".", 1)[-1], classes, n=1)
+            near = [classes[n] for n in near]
+            hint = f"; did you mean {_choices(near)}?" if near else ""
+            kind = "optimiser" if group == "optim" else "learning-rate scheduler"
+            errors.append(f"{group}._target_={target!r} is not a torch {kind}: {choose}{hint}")
+            return None
+    labels = {t: name for name, t in options.items()}
+    if target in labels and label != labels[target]:
+        what = f"{group}._target_={target}" if target else f"no {group}._target_"
+        errors.append(
+            f"{group}.name={label!r} does not match {what} (the {labels[target]} option): "
+            f"{choose}; {group}.name only labels it"
+        )
+        return None
+    if label in options and target != options[label]:
+        errors.append(
+            f"{group}.name={label!r} labels {options[label] or 'no class'}, not {target}: {choose}"
+        )
+        return None
+    if not isinstance(label, str) or not label:
+        errors.append(f"{group}.name={label!r} must be a label (a non-empty string)")
+    if cls is None:
+        return None
+    if node.get("_partial_") is not True:
+        first = "parameters" if group == "optim" else "optimizer"
+        errors.append(f"{group}._partial_ must be true (training passes the {first} later)")
+    params = list(inspect.signature(cls).parameters.values())[1:]  # after params / optimizer
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return cls
+    names = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    given = [k for k in node if k not in (*HYDRA_KEYS, *OWN_KEYS[group])]
+    unknown = [k for k in given if k not in names]
+    if unknown:
+        near = [m for k in unknown for m in difflib.get_close_matches(k, names, n=1)]
+        hint = f"; did you mean {_choices(near)}?" if near else ""
+        errors.append(
+            f"{_choices(f'{group}.{k}' for k in unknown)} "
+            f"{'is not an argument' if len(unknown) == 1 else 'are not arguments'} of {target} "
+            f"(its arguments: {_choices(names)}){hint}"
+        )
+    for p in params:
+        if p.name in names and p.default is p.empty and p.name not in (*given, *derived):
+            errors.append(f"{target} needs {group}.{p.name}")
+    return cls
+
+
+def _check_optim(cfg: DictConfig, errors: list[str]) -> None:
+    _check_torch_partial(cfg, "optim", errors)
+    lr = (cfg.get("optim") or {}).get("lr")
+    if not _number(lr) or not lr > 0:
         errors.append(f"optim.lr={lr!r} must be a positive number")
+
+
+def _check_scheduler(cfg: DictConfig, errors: list[str]) -> None:
+    """The schedule, and the keys training/optim.py reads: warm-up, floor, a finite run."""
+    from torch.optim.lr_scheduler import ReduceLROnPlateau, StepLR
+
     sched = cfg.get("scheduler") or {}
-    if sched.get("name") not in SCHEDULERS:
-        errors.append(f"scheduler.name={sched.get('name')!r}: choose one of {_choices(SCHEDULERS)}")
+    cls = _check_torch_partial(cfg, "scheduler", errors, derived=("T_max",))
+    warmup = sched.get("warmup_epochs", 0)
+    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
+        errors.append(f"scheduler.warmup_epochs={warmup!r} must be 0 or a positive integer")
+        warmup = 0
+    floor = sched.get("min_lr_ratio", 0.0)
+    if floor is not None and not (_number(floor) and 0 <= floor <= 1):
+        errors.append(f"scheduler.min_lr_ratio={floor!r} must be between 0 and 1")
+    if "step_size" in sched:
+        _check_positive_int(errors, "scheduler.step_size", sched.get("step_size"))
+    if "gamma" in sched and not (_number(sched.get("gamma")) and sched.get("gamma") > 0):
+        errors.append(f"scheduler.gamma={sched.get('gamma')!r} must be a positive number")
+    if cls is None:
+        return
+    if issubclass(cls, ReduceLROnPlateau):
+        errors.append(f"scheduler._target_={cls.__name__} steps on a metric: not supported here")
+    if (cfg.get("trainer") or {}).get("max_epochs") != -1:
+        return
+    spans_run = "T_max" in inspect.signature(cls).parameters and "T_max" not in sched
+    if spans_run or (warmup and issubclass(cls, StepLR)):
+        what = f"scheduler={sched.get('name')}" + (" with warm-up" if warmup else "")
+        errors.append(f"{what} needs a finite trainer.max_epochs, not -1")
+
+
+def _check_augment(cfg: DictConfig, errors: list[str]) -> None:
+    aug = cfg.get("augment") or {}
+    p = aug.get("time_flip", 0.0)
+    if not (_number(p) and 0 <= p <= 1):
+        errors.append(f"augment.time_flip={p!r} must be a probability between 0 and 1")
+    for key in ("freq_mask", "time_mask", "num_masks"):
+        v = aug.get(key, 0)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            errors.append(f"augment.{key}={v!r} must be 0 or a positive integer")
+
+
+def _check_training(cfg: DictConfig, errors: list[str]) -> None:
     trainer = cfg.get("trainer") or {}
     max_epochs = trainer.get("max_epochs")
     if max_epochs != -1:
@@ -165,7 +316,8 @@ def validate(cfg: DictConfig) -> None:
     variant = (cfg.get("model") or {}).get("variant")
     if variant not in ("paper", "authors"):
         errors.append(f"model.variant={variant!r}: choose one of paper, authors")
-    for check in (_check_data, _check_backbone, _check_attention, _check_training):
+    checks = (_check_data, _check_backbone, _check_attention, _check_optim, _check_scheduler)
+    for check in (*checks, _check_augment, _check_training):
         check(cfg, errors)
     if errors:
         raise ConfigError("invalid configuration: " + "; ".join(errors))
