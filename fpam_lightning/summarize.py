@@ -1,10 +1,13 @@
-"""Cross-validation summary of a sweep: `python -m fpam_lightning.summarize SWEEP_DIR`.
+"""Cross-validation summary: `python -m fpam_lightning.summarize SWEEP_DIR ... [--out DIR]`.
 
-Reads every job's `results.json` under a multirun folder and writes `cv_summary.json`,
-`cv_summary.md` and `cv_summary.png` (a box plot of fold accuracies) beside them: one row per
-configuration, one column per fold, mean ± std, and each configuration's pooled out-of-fold
-predictions under `pooled/` (`analysis.summary`). Works on incomplete sweeps. A multirun writes
-the same files when it ends (`analysis.summary.CVSummaryCallback`); this rebuilds them.
+Reads every job's `results.json` under the multirun folders and writes `cv_summary.json`,
+`cv_summary.md` and `cv_summary.png` (a box plot of fold accuracies): one row per
+configuration, one column per fold (seeds averaged), mean ± std with a 95 % interval, paired
+comparisons of rows that differ in one setting, the paper's tables where the rows allow, and
+each configuration's pooled out-of-fold predictions under `pooled/` (`analysis.summary`).
+Several sweeps join into one report (paired by data set, fold and seed), written to `--out`
+(default: the first folder). Works on incomplete sweeps. A multirun writes the same files when
+it ends (`analysis.summary.CVSummaryCallback`); this rebuilds them.
 """
 
 from __future__ import annotations
@@ -23,15 +26,20 @@ def run(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m fpam_lightning.summarize", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("sweep_dir", type=Path, help="a multirun folder (logs/<exp>/multiruns/...)")
+    parser.add_argument(
+        "sweep_dirs", type=Path, nargs="+", help="multirun folders (logs/<exp>/multiruns/...)"
+    )
+    parser.add_argument("--out", type=Path, default=None, help="where to write (default: first)")
     args = parser.parse_args(argv)
-    if not args.sweep_dir.is_dir():
-        raise FpamError(f"{args.sweep_dir} is not a folder")
-    if not job_dirs(args.sweep_dir):
-        raise FpamError(f"no job folders (results.json or .hydra/) under {args.sweep_dir}")
-    summary = summarize(args.sweep_dir)
+    for d in args.sweep_dirs:
+        if not d.is_dir():
+            raise FpamError(f"{d} is not a folder")
+        if not job_dirs(d):
+            raise FpamError(f"no job folders (results.json or .hydra/) under {d}")
+    out = args.out or args.sweep_dirs[0]
+    summary = summarize(args.sweep_dirs, out)
     print(to_markdown(summary), end="")
-    print(f"wrote {args.sweep_dir / SUMMARY_JSON}, {SUMMARY_MD}, {SUMMARY_PNG}")
+    print(f"wrote {out / SUMMARY_JSON}, {SUMMARY_MD}, {SUMMARY_PNG}")
     return 0
 
 

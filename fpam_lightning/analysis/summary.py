@@ -1,7 +1,9 @@
-"""Cross-validation summary of a sweep: one row per configuration, one column per fold.
+"""Cross-validation summary of sweeps: one row per configuration, one column per fold.
 
-Reads every job's `results.json` under a multirun folder and writes `cv_summary.json`,
-`cv_summary.md` and `cv_summary.png` (a box plot of fold accuracies) beside them, mean ± std.
+Reads every job's `results.json` under one or more multirun folders and writes `cv_summary.json`,
+`cv_summary.md` and `cv_summary.png` (a box plot of fold accuracies): mean ± std and a 95 %
+interval of the mean, with seeds (`seed=0,1,2`) as a second axis beside the folds, paired
+comparisons of rows that differ in one setting (`compare`) and the paper's tables (`paper`).
 The headline is the last epoch's accuracy on the held-out fold; the best epoch picked on the test
 fold (the paper's practice) is shown apart, labelled. Works on incomplete sweeps: expected folds
 without a finished job are listed as missing, failed jobs with their error, and means cover
@@ -20,8 +22,8 @@ from __future__ import annotations
 
 import itertools
 import logging
-import math
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +31,11 @@ from typing import Any
 from omegaconf import DictConfig
 
 from ..utils.io import write_json_atomic, write_text_atomic
-from .sweep import FOLD_KEY, Job, collect_jobs, expected_grid
+from .compare import comparisons
+from .markdown import to_markdown
+from .paper import paper_tables
+from .stats import mean_interval
+from .sweep import AXES, FOLD_KEY, Job, collect_jobs, expected_grid
 
 log = logging.getLogger("fpam_lightning")
 
@@ -44,8 +50,8 @@ class Row:
     """One configuration of the grid across its folds."""
 
     params: dict[str, str]
-    acc: dict[int, float] = field(default_factory=dict)
-    best_on_test: dict[int, float] = field(default_factory=dict)
+    acc: dict[tuple[int, int], float] = field(default_factory=dict)  # (fold, seed) -> accuracy
+    best_on_test: dict[tuple[int, int], float] = field(default_factory=dict)
     jobs: list[Job] = field(default_factory=list)
     failed: dict[int, str] = field(default_factory=dict)
 
@@ -57,9 +63,9 @@ class Row:
         self.jobs.append(job)
         res = job.results or {}
         if job.status == "completed" and job.fold is not None:
-            self.acc[job.fold] = float(res[HEADLINE])
+            self.acc[(job.fold, job.seed)] = float(res[HEADLINE])
             if res.get(BEST_ON_TEST) is not None:
-                self.best_on_test[job.fold] = float(res[BEST_ON_TEST])
+                self.best_on_test[(job.fold, job.seed)] = float(res[BEST_ON_TEST])
         elif job.status == "failed" and job.fold is not None:
             self.failed[job.fold] = str(res.get("error", "unknown error"))
 
@@ -71,23 +77,36 @@ def _mean_std(values: list[float]) -> tuple[float | None, float | None]:
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None
 
 
+def _per_fold(values: dict[tuple[int, int], float]) -> dict[int, float]:
+    """Each fold's accuracy averaged over its seeds, so that every fold counts once."""
+    by_fold: dict[int, list[float]] = {}
+    for (fold, _seed), v in values.items():
+        by_fold.setdefault(fold, []).append(v)
+    return {f: statistics.fmean(v) for f, v in sorted(by_fold.items())}
+
+
 def _dims_and_folds(jobs: list[Job], grid: dict[str, list[str]]) -> tuple[list[str], list[int]]:
-    """The swept keys other than the fold (from the grid, else the jobs' varying overrides)."""
-    dims = [k for k in grid if k != FOLD_KEY]
-    if not grid:  # no multirun.yaml: the keys whose values differ between jobs
-        keys = sorted({k for j in jobs for k in j.overrides} - {FOLD_KEY})
-        dims = [k for k in keys if len({j.overrides.get(k) for j in jobs}) > 1]
+    """The swept keys other than folds and seeds: the grid's, and any that differ between jobs.
+
+    Jobs of several sweeps joined into one summary differ in what their sweeps fixed (an
+    experiment, a data set): those keys become dimensions too.
+    """
+    dims = [k for k in grid if k not in AXES]
+    keys = sorted({k for j in jobs for k in j.overrides} - set(AXES) - set(dims))
+    dims += [k for k in keys if len({j.overrides.get(k) for j in jobs}) > 1]
     folds = sorted(
         {int(f) for f in grid.get(FOLD_KEY, [])} | {j.fold for j in jobs if j.fold is not None}
     )
     return dims, folds
 
 
-def _grid_rows(jobs: list[Job], grid: dict[str, list[str]], dims: list[str]) -> list[Row]:
+def _grid_rows(
+    jobs: list[Job], grid: dict[str, list[str]], dims: list[str], whole_grid: bool = True
+) -> list[Row]:
     """Every configuration of the grid, started or not, then any other the jobs ran."""
     rows: dict[tuple, Row] = {}
     for combo in itertools.product(*(grid[k] for k in dims if k in grid)):
-        if grid and len(combo) == len(dims):  # the whole grid, started or not
+        if whole_grid and grid and len(combo) == len(dims):  # the whole grid, started or not
             rows[combo] = Row(dict(zip(dims, combo, strict=True)))
     for job in jobs:
         key = tuple(job.overrides.get(k, "?") for k in dims)
@@ -96,8 +115,9 @@ def _grid_rows(jobs: list[Job], grid: dict[str, list[str]], dims: list[str]) -> 
 
 
 def _row_summary(row: Row, folds: list[int]) -> dict[str, Any]:
-    mean, std = _mean_std([row.acc[f] for f in sorted(row.acc)])
-    b_mean, b_std = _mean_std([row.best_on_test[f] for f in sorted(row.best_on_test)])
+    acc, best = _per_fold(row.acc), _per_fold(row.best_on_test)
+    mean, std = _mean_std(list(acc.values()))
+    b_mean, b_std = _mean_std(list(best.values()))
     done = [j for j in row.jobs if j.status == "completed"]
     first = done[0].results if done else {}
     label = row.label
@@ -109,17 +129,24 @@ def _row_summary(row: Row, folds: list[int]) -> dict[str, Any]:
         "configuration": label,
         "params": row.params,
         **{k: first.get(k) for k in IDENTITY},
-        "folds": {str(f): row.acc.get(f) for f in folds},
+        "folds": {str(f): acc.get(f) for f in folds},
         "mean": mean,
         "std": std,
-        "best_epoch_folds": {str(f): row.best_on_test.get(f) for f in folds},
+        "interval": mean_interval(list(acc.values())).as_dict(),
+        "seeds": sorted({seed for _, seed in row.acc}),
+        "runs": {
+            f"{first.get('dataset')}/{j.fold}/{j.seed}": row.acc[(j.fold, j.seed)] for j in done
+        },
+        "best_epoch_folds": {str(f): best.get(f) for f in folds},
         "best_epoch_mean": b_mean,
         "best_epoch_std": b_std,
-        "n_completed": len(row.acc),
+        "n_completed": len(acc),
+        "n_runs": len(row.acc),
         "n_expected": len(folds),
-        "missing_folds": [f for f in folds if f not in row.acc],
+        "missing_folds": [f for f in folds if f not in acc],
         "failed_folds": sorted(row.failed),
         "job_dirs": [str(j.dir) for j in done],
+        "job_seeds": [j.seed for j in done],
     }
 
 
@@ -143,12 +170,15 @@ def _failed_and_unfinished(row: Row, label: str) -> tuple[list[dict], list[dict]
 
 
 def build_summary(
-    jobs: list[Job], grid: dict[str, list[str]], sweep_dir: str | Path = ""
+    jobs: list[Job],
+    grid: dict[str, list[str]],
+    sweep_dir: str | Path = "",
+    whole_grid: bool = True,
 ) -> dict[str, Any]:
     """Rows of the grid (from multirun.yaml, else from the jobs' varying overrides) x folds."""
     dims, folds = _dims_and_folds(jobs, grid)
     out_rows, failed, unfinished = [], [], []
-    for row in _grid_rows(jobs, grid, dims):
+    for row in _grid_rows(jobs, grid, dims, whole_grid):
         out_rows.append(_row_summary(row, folds))
         f, u = _failed_and_unfinished(row, out_rows[-1]["configuration"])
         failed += f
@@ -157,6 +187,7 @@ def build_summary(
     return {
         "sweep_dir": str(sweep_dir),
         "metric": f"{HEADLINE}: accuracy of the last epoch's weights on the held-out fold",
+        "interval": "95% Student-t interval of the mean over folds (each fold averaged over seeds)",
         "best_epoch_metric": f"{BEST_ON_TEST}: best epoch chosen on the held-out fold itself "
         "(the paper's practice; optimistic)",
         "std": "sample standard deviation over finished folds (n-1); null with one fold",
@@ -165,98 +196,11 @@ def build_summary(
         "folds": folds,
         "dims": dims,
         "rows": out_rows,
+        "comparisons": comparisons(out_rows, grid),
+        "paper_tables": paper_tables(out_rows),
         "failed": failed,
         "unfinished": unfinished,
     }
-
-
-# --- markdown -------------------------------------------------------------------------------------
-def _pct(x: float | None) -> str:
-    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}"
-
-
-def _pm(mean: float | None, std: float | None) -> str:
-    if mean is None:
-        return "–"
-    return f"{_pct(mean)} ± {_pct(std)}" if std is not None else _pct(mean)
-
-
-def _table(summary: dict[str, Any]) -> list[str]:
-    folds = summary["folds"]
-    head = [
-        "configuration",
-        "dataset",
-        *[f"fold {f}" for f in folds],
-        "mean ± std",
-        "best-epoch-on-test mean ± std",
-        "folds done",
-    ]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in summary["rows"]:
-        cells = [
-            r["configuration"],
-            str(r.get("dataset") or "–"),
-            *[_pct(r["folds"][str(f)]) for f in folds],
-            _pm(r["mean"], r["std"]),
-            _pm(r["best_epoch_mean"], r["best_epoch_std"]),
-            f"{r['n_completed']}/{r['n_expected']}",
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-    return lines
-
-
-def _pooled_notes(summary: dict[str, Any]) -> list[str]:
-    pooled = [r for r in summary["rows"] if r.get("pooled")]
-    if not pooled:
-        return []
-    return [
-        "",
-        "**Pooled out-of-fold predictions** (every clip scored once, by the model "
-        "that held out its fold; per-class report and confusion matrix in the folder):",
-        *[
-            f"- {r['configuration']}: accuracy {_pct(r['pooled']['accuracy'])}, macro F1 "
-            f"{_pct(r['pooled']['macro_f1'])} over {r['pooled']['num_clips']} clips, folds "
-            f"{r['pooled']['folds']} ({r['pooled']['dir']})"
-            for r in pooled
-        ],
-    ]
-
-
-def _gaps(summary: dict[str, Any]) -> list[str]:
-    """Incomplete rows, failed jobs and unfinished jobs."""
-    lines = []
-    missing = [r for r in summary["rows"] if r["missing_folds"]]
-    if missing:
-        lines += ["", "**Incomplete:** means above cover finished folds only."]
-        lines += [f"- {r['configuration']}: missing fold(s) {r['missing_folds']}" for r in missing]
-    if summary["failed"]:
-        lines += ["", "**Failed jobs:**"]
-        lines += [
-            f"- {f['configuration']} fold {f['fold']} ({f['job_dir']}): {f['error']}"
-            for f in summary["failed"]
-        ]
-    if summary["unfinished"]:
-        lines += ["", "**Unfinished jobs** (running, killed or preempted):"]
-        lines += [
-            f"- {u['configuration']} fold {u['fold']} ({u['status']}, {u['job_dir']})"
-            for u in summary["unfinished"]
-        ]
-    return lines
-
-
-def to_markdown(summary: dict[str, Any]) -> str:
-    lines = [
-        f"# Cross-validation summary: {summary['sweep_dir']}",
-        "",
-        "Accuracy (%) of the last epoch's weights on each held-out fold; mean ± sample std "
-        "over finished folds. The best-epoch-on-test column lets the held-out fold pick the "
-        "epoch (the paper's practice): optimistic, shown for comparison only.",
-        "",
-        *_table(summary),
-        *_pooled_notes(summary),
-        *_gaps(summary),
-    ]
-    return "\n".join(lines) + "\n"
 
 
 # --- files ----------------------------------------------------------------------------------------
@@ -307,12 +251,35 @@ def pool_predictions(summary: dict[str, Any], sweep_dir: Path) -> None:
         }
 
 
-def summarize(sweep_dir: str | Path) -> dict[str, Any]:
-    """Collect, summarise and write the cross-validation summary of one sweep folder."""
-    sweep_dir = Path(sweep_dir)
-    summary = build_summary(collect_jobs(sweep_dir), expected_grid(sweep_dir), sweep_dir)
-    pool_predictions(summary, sweep_dir)
-    write_summary(summary, sweep_dir)
+def merged_grid(sweep_dirs: Sequence[Path]) -> dict[str, list[str]]:
+    """The swept keys of several sweeps, each key's values in first-seen order."""
+    grid: dict[str, list[str]] = {}
+    for d in sweep_dirs:
+        for k, values in expected_grid(d).items():
+            grid.setdefault(k, [])
+            grid[k] += [v for v in values if v not in grid[k]]
+    return grid
+
+
+def summarize(
+    sweep_dirs: str | Path | Sequence[str | Path], out_dir: str | Path | None = None
+) -> dict[str, Any]:
+    """Collect, summarise and write the cross-validation summary of one or several sweeps.
+
+    Several sweeps (run separately, say the FPAM sweep and the baseline sweep) join into one
+    report, written to `out_dir` (default: the first sweep); their rows are the configurations
+    the jobs ran, paired by data set, fold and seed.
+    """
+    dirs = (
+        [Path(sweep_dirs)] if isinstance(sweep_dirs, (str, Path)) else list(map(Path, sweep_dirs))
+    )
+    out = Path(out_dir) if out_dir is not None else dirs[0]
+    jobs = [j for d in dirs for j in collect_jobs(d)]
+    grid = merged_grid(dirs)
+    label = ", ".join(map(str, dirs))
+    summary = build_summary(jobs, grid, label, whole_grid=len(dirs) == 1)
+    pool_predictions(summary, out)
+    write_summary(summary, out)
     return summary
 
 
@@ -331,6 +298,32 @@ def _wandb_table(summary: dict[str, Any]):
             r["configuration"], *[r["folds"][str(f)] for f in folds], *[r[k] for k in WANDB_COLUMNS]
         )
     return table
+
+
+def _wandb_verdicts(summary: dict[str, Any]) -> dict[str, Any]:
+    """The paired comparisons and the paper's tables, so the dashboard shows the verdict."""
+    import wandb
+
+    from .markdown import comparison_lines, paper_table_lines
+
+    out: dict[str, Any] = {}
+    cols = ["candidate", "reference", "paired", "difference", "ci_low", "ci_high", "n_pairs",
+            "p_ttest", "p_wilcoxon", "significant", "mcnemar_p_per_seed"]  # fmt: skip
+    comps = summary.get("comparisons") or []
+    if comps:
+        table = wandb.Table(columns=cols)
+        for c in comps:
+            d = c.get("difference") or {}
+            table.add_data(
+                c["candidate"], c["reference"], c["paired"], d.get("mean"), d.get("low"),
+                d.get("high"), d.get("n", 0), d.get("p_ttest"), d.get("p_wilcoxon"),
+                d.get("significant"), str([t["p_value"] for t in c.get("mcnemar", [])]),
+            )  # fmt: skip
+        out["comparisons"] = table
+    text = "\n".join(comparison_lines(summary) + paper_table_lines(summary))
+    if text.strip():
+        out["verdict"] = wandb.Html(f"<pre>{text}</pre>")
+    return out
 
 
 def log_summary_to_wandb(summary: dict[str, Any], config: DictConfig) -> str | None:
@@ -352,7 +345,7 @@ def log_summary_to_wandb(summary: dict[str, Any], config: DictConfig) -> str | N
         dir=sweep_dir,
     )
     try:
-        run.log({"cv_summary": _wandb_table(summary)})
+        run.log({"cv_summary": _wandb_table(summary), **_wandb_verdicts(summary)})
         png = sweep_dir / SUMMARY_PNG
         if png.exists():
             run.log({"cv_box_plot": wandb.Image(str(png))})

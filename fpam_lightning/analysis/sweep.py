@@ -20,6 +20,8 @@ from ..utils.io import read_json
 from ..utils.results import RESULTS_FILE
 
 FOLD_KEY = "data.fold"
+SEED_KEY = "seed"
+AXES = (FOLD_KEY, SEED_KEY)  # repetitions of one configuration, not configurations
 
 
 @dataclass
@@ -30,6 +32,7 @@ class Job:
     overrides: dict[str, str]
     fold: int | None
     results: dict[str, Any] | None
+    seed: int = 0
 
     @property
     def status(self) -> str:
@@ -75,7 +78,9 @@ def collect_jobs(sweep_dir: str | Path) -> list[Job]:
             overrides = {k: v[0] for k, v in _parse_overrides(list(lines)).items()}
         results = read_json(d / RESULTS_FILE) if (d / RESULTS_FILE).exists() else None
         fold = (results or {}).get("fold", overrides.get(FOLD_KEY))
-        jobs.append(Job(d, overrides, int(fold) if fold is not None else None, results))
+        seed = (results or {}).get("seed")
+        seed = seed if seed is not None else overrides.get(SEED_KEY, 0)
+        jobs.append(Job(d, overrides, int(fold) if fold is not None else None, results, int(seed)))
     return jobs
 
 
@@ -88,7 +93,7 @@ def expected_grid(sweep_dir: str | Path) -> dict[str, list[str]]:
     params = hydra_cfg.get("sweeper", {}).get("params") or {}
     lines = [f"{k}={v}" for k, v in params.items()]
     lines += list(hydra_cfg.get("overrides", {}).get("task") or [])
-    return {k: v for k, v in _parse_overrides(lines).items() if len(v) > 1 or k == FOLD_KEY}
+    return {k: v for k, v in _parse_overrides(lines).items() if len(v) > 1 or k in AXES}
 
 
 # --- fold accuracies under any run or sweep folders ---------------------------------------------

@@ -18,11 +18,10 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from ..models.choices import ATTENTIONS, LEVELS
 from .errors import ConfigError
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"  # shipped inside the package
-LEVELS = (2, 3, 4, 5)
-ATTENTIONS = ("fpam", "psa", "pca", "none")
 # Keys of the optim/scheduler configs that training/optim.py reads instead of passing to torch.
 OWN_KEYS = {"optim": ("name",), "scheduler": ("name", "warmup_epochs", "min_lr_ratio")}
 HYDRA_KEYS = ("_target_", "_partial_")

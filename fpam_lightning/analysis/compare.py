@@ -1,0 +1,107 @@
+"""Paired comparisons between the rows of a summary: is a difference real?
+
+Two rows are compared when their settings differ in exactly one swept key (for example
+`attention=none` against `attention=fpam`). The reference is the row whose value comes first in
+the sweep's order for that key (`none` in `attention=none,fpam`). Runs are paired on (data set,
+fold, seed): a difference is only ever taken between runs of the same data, fold and seed, and
+rows that share none (different data sets, disjoint folds) are reported as not paired.
+
+Besides the paired difference of held-out accuracies (`stats.paired_difference`), each pair
+gets McNemar's test on the out-of-fold predictions of the same clips, one test per shared seed
+(clips scored under several seeds are not independent, so seeds are never pooled into one
+test).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .reports import PREDICTIONS_FILE
+from .stats import mcnemar, paired_difference
+
+RunKey = tuple[str, int, int]
+
+
+def run_key(text: str) -> RunKey:
+    dataset, fold, seed = text.rsplit("/", 2)
+    return dataset, int(fold), int(seed)
+
+
+def runs_of(row: dict[str, Any]) -> dict[RunKey, float]:
+    """A summary row's completed runs: (data set, fold, seed) -> last-epoch accuracy."""
+    return {run_key(k): float(v) for k, v in row["runs"].items()}
+
+
+def clip_correctness(row: dict[str, Any]) -> dict[int, dict[str, bool]]:
+    """Per seed: clip file -> whether the row's model for that clip's fold got it right."""
+    out: dict[int, dict[str, bool]] = {}
+    for job_dir, seed in zip(row["job_dirs"], row["job_seeds"], strict=True):
+        path = Path(job_dir) / PREDICTIONS_FILE
+        if not path.is_file():
+            continue
+        with open(path, newline="", encoding="utf-8") as f:
+            for r in csv.DictReader(f):
+                out.setdefault(int(seed), {})[r["file"]] = r["correct"] == "1"
+    return out
+
+
+def _order(values: Sequence[str], grid: dict[str, list[str]], key: str) -> list[str]:
+    order = grid.get(key) or []
+    return sorted(values, key=lambda v: (order.index(v) if v in order else len(order), v))
+
+
+def single_difference(a: dict[str, str], b: dict[str, str]) -> str | None:
+    keys = set(a) | set(b)
+    diff = [k for k in keys if a.get(k) != b.get(k)]
+    return diff[0] if len(diff) == 1 else None
+
+
+def compare_rows(
+    candidate: dict[str, Any], reference: dict[str, Any], key: str | None = None
+) -> dict[str, Any]:
+    """`candidate - reference`: the paired difference and McNemar per shared seed."""
+    out: dict[str, Any] = {
+        "key": key,
+        "candidate": candidate["configuration"],
+        "reference": reference["configuration"],
+    }
+    a, b = runs_of(candidate), runs_of(reference)
+    shared = sorted(set(a) & set(b))
+    if not shared:
+        da = sorted({k[0] for k in a})
+        db = sorted({k[0] for k in b})
+        out["paired"] = False
+        out["reason"] = (
+            f"different data sets ({', '.join(da)} against {', '.join(db)})"
+            if da and db and not set(da) & set(db)
+            else "no run of the same data set, fold and seed in both"
+        )
+        return out
+    out["paired"] = True
+    out["pairs"] = [f"{d}/{f}/{s}" for d, f, s in shared]
+    out["difference"] = paired_difference(a, b).as_dict()
+    ca, cb = clip_correctness(candidate), clip_correctness(reference)
+    tests = []
+    for seed in sorted(set(ca) & set(cb)):
+        m = mcnemar(ca[seed], cb[seed])
+        if m is not None:
+            tests.append({"seed": seed, **m.as_dict()})
+    out["mcnemar"] = tests
+    return out
+
+
+def comparisons(rows: list[dict[str, Any]], grid: dict[str, list[str]]) -> list[dict[str, Any]]:
+    """Every pair of rows whose settings differ in one key, against that key's first value."""
+    out = []
+    for i, r1 in enumerate(rows):
+        for r2 in rows[i + 1 :]:
+            key = single_difference(r1["params"], r2["params"])
+            if key is None or not r1["runs"] or not r2["runs"]:
+                continue
+            first = _order([r1["params"].get(key, ""), r2["params"].get(key, "")], grid, key)[0]
+            ref, cand = (r1, r2) if r1["params"].get(key, "") == first else (r2, r1)
+            out.append(compare_rows(cand, ref, key))
+    return out
