@@ -25,6 +25,17 @@ TINY_SYNTHETIC = {
 }
 
 
+def single_threaded():
+    """Module fixture body: one torch thread. On a shared 2-core machine, busy-waiting threads
+    make small tensor operations several times slower, never faster."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def write_wav(path: Path, data: np.ndarray, sample_rate: int, subtype: str = "PCM_16") -> Path:
     """Write a real WAV file (data: (frames,) or (frames, channels), floats in [-1, 1])."""
     path.parent.mkdir(parents=True, exist_ok=True)

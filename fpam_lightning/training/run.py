@@ -61,19 +61,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     if is_local_zero():
         dm.prepare_data()  # fails fast, before any Trainer or worker exists
     module = build_module(cfg, dm)
-    size = {
-        "num_parameters": count_parameters(module.net),
-        "flops_per_clip": count_flops(module.net, dm.clip_samples),
-    }
-    log.info(
-        "model: %s + %s head (%s variant), %.2fM parameters, %.2f GFLOPs per %.2f s clip",
-        cfg.backbone.name,
-        cfg.attention.name,
-        cfg.model.variant,
-        size["num_parameters"] / 1e6,
-        size["flops_per_clip"] / 1e9,
-        dm.clip_samples / dm.sample_rate,
-    )
+    size = model_size(cfg, module, dm)
 
     use_job_config_for_ddp_children(cfg, output_dir)  # DDP ranks: this job, this folder
     loggers = build_loggers(cfg, output_dir, dm.name)
@@ -116,6 +104,24 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             output_dir / "results.json",
         )
     return results
+
+
+def model_size(cfg: DictConfig, module: Any, dm: Any) -> dict[str, int]:
+    """Parameters and FLOPs per clip, logged and recorded in results.json."""
+    size = {
+        "num_parameters": count_parameters(module.net),
+        "flops_per_clip": count_flops(module.net, dm.clip_samples),
+    }
+    log.info(
+        "model: %s + %s head (%s variant), %.2fM parameters, %.2f GFLOPs per %.2f s clip",
+        cfg.backbone.name,
+        cfg.attention.name,
+        cfg.model.variant,
+        size["num_parameters"] / 1e6,
+        size["flops_per_clip"] / 1e9,
+        dm.clip_samples / dm.sample_rate,
+    )
+    return size
 
 
 def run_identity(cfg: DictConfig, dm: Any) -> dict[str, Any]:

@@ -1,15 +1,8 @@
-"""Model tests run single-threaded: on a shared 2-core machine, two busy-waiting threads per
-process make small convolutions several times slower, never faster."""
+"""Models tests run single-threaded (see helpers.single_threaded)."""
 
 from __future__ import annotations
 
 import pytest
-import torch
+from helpers import single_threaded
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+_one_thread = pytest.fixture(autouse=True, scope="module")(single_threaded)
