@@ -55,6 +55,38 @@ class AudioClassifier(nn.Module):
         }
 
 
+def _backbone_and_head(
+    name: str, backbone_cfg: dict, attention: dict, model: dict, num_classes: int
+) -> tuple[nn.Module, nn.Module, list[int], int | None]:
+    """The backbone with the levels its head needs, and the head (baseline or pyramid)."""
+    kind = attention.get("name", "fpam")
+    classifier = dict(model.get("classifier") or {})
+    switches = resolve_switches(model.get("variant", "paper"), attention)
+    if ATTENTION_BRANCHES[kind] is None:
+        backbone = build_backbone(name, [5], **backbone_cfg)
+        head = GlobalPoolHead(
+            backbone.channels, num_classes, classifier, switches["baseline_logits"]
+        )
+        return backbone, head, [5], None
+    spatial, channel = ATTENTION_BRANCHES[kind]
+    head_levels = sorted(int(lv) for lv in attention.get("levels", DEFAULT_LEVELS))
+    global_level = 5 if switches["global_branch"] else None
+    levels = sorted(set(head_levels) | ({5} if global_level else set()))
+    backbone = build_backbone(name, levels, **backbone_cfg)
+    chans = dict(zip(backbone.levels, backbone.channels, strict=True))
+    head = PyramidAttentionHead(
+        [chans[lv] for lv in head_levels],
+        num_classes,
+        channels=int(attention.get("channels", 1024)),
+        spatial=spatial,
+        channel=channel,
+        global_channels=chans.get(5) if global_level else None,
+        classifier=classifier,
+        **switches,
+    )
+    return backbone, head, head_levels, global_level
+
+
 def build_classifier(cfg: Mapping, num_classes: int) -> AudioClassifier:
     """Build from the composed config's `features`, `backbone`, `attention` and `model` parts."""
     features, backbone_cfg = dict(cfg["features"]), dict(cfg["backbone"])
@@ -62,7 +94,6 @@ def build_classifier(cfg: Mapping, num_classes: int) -> AudioClassifier:
     kind = attention.get("name", "fpam")
     if kind not in ATTENTIONS:
         raise ConfigError(f"attention={kind!r}: choose one of {', '.join(ATTENTIONS)}")
-    classifier = dict(model.get("classifier") or {})
     features.pop("sample_rate_hint", None)
     frontend = LogMel(**features)
 
@@ -83,31 +114,9 @@ def build_classifier(cfg: Mapping, num_classes: int) -> AudioClassifier:
             f"attention={kind} is not available on backbone=tutorial_cnn: the "
             "tutorial's CNN takes attention=none (global pooling + its dense head)"
         )
-    if ATTENTION_BRANCHES[kind] is None:
-        head_levels, global_level = [5], None
-        backbone = build_backbone(name, head_levels, **backbone_cfg)
-        switches = resolve_switches(model.get("variant", "paper"), attention)
-        head = GlobalPoolHead(
-            backbone.channels, num_classes, classifier, switches["baseline_logits"]
-        )
-    else:
-        spatial, channel = ATTENTION_BRANCHES[kind]
-        head_levels = sorted(int(lv) for lv in attention.get("levels", DEFAULT_LEVELS))
-        switches = resolve_switches(model.get("variant", "paper"), attention)
-        global_level = 5 if switches["global_branch"] else None
-        levels = sorted(set(head_levels) | ({5} if global_level else set()))
-        backbone = build_backbone(name, levels, **backbone_cfg)
-        chans = dict(zip(backbone.levels, backbone.channels, strict=True))
-        head = PyramidAttentionHead(
-            [chans[lv] for lv in head_levels],
-            num_classes,
-            channels=int(attention.get("channels", 1024)),
-            spatial=spatial,
-            channel=channel,
-            global_channels=chans.get(5) if global_level else None,
-            classifier=classifier,
-            **switches,
-        )
+    backbone, head, head_levels, global_level = _backbone_and_head(
+        name, backbone_cfg, attention, model, num_classes
+    )
     if weights["checkpoint"]:
         from .weights import load_backbone_checkpoint
 

@@ -78,6 +78,50 @@ def _first_conv(target: Mapping[str, torch.Tensor]) -> str | None:
     return next((k for k, v in target.items() if k.endswith("weight") and v.ndim == 4), None)
 
 
+def _match(
+    source: dict[str, torch.Tensor], target: dict[str, torch.Tensor], dropped: list[str]
+) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """The source tensors that fit the target (a first conv adapted to its input channels)."""
+    conv = _first_conv(target)
+    load, mismatched = {}, []
+    for k, v in source.items():
+        if k not in target or k in dropped:
+            continue
+        want = target[k]
+        adaptable = v.ndim == 4 and v.shape[0] == want.shape[0] and v.shape[2:] == want.shape[2:]
+        if k == conv and v.shape != want.shape and adaptable:
+            log.info(
+                "backbone.checkpoint: adapting %s from %d to %d input channels",
+                k,
+                v.shape[1],
+                want.shape[1],
+            )
+            v = adapt_input_conv(want.shape[1], v)
+        if v.shape != want.shape:
+            mismatched.append(f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(want.shape)}")
+            continue
+        load[k] = v.to(want.dtype)
+    return load, mismatched
+
+
+def _log_report(path: Path, report: dict[str, list[str]], total: int) -> None:
+    log.info("backbone.checkpoint=%s: %d of %d tensors loaded", path, len(report["loaded"]), total)
+    if report["dropped_classifier"]:
+        log.info(
+            "backbone.checkpoint: dropped the source classifier: %s",
+            ", ".join(report["dropped_classifier"]),
+        )
+    for key, what in (
+        ("unexpected", "unexpected key(s) ignored"),
+        ("missing", "missing key(s) keep their initial values"),
+        ("mismatched", "shape mismatch(es)"),
+    ):
+        if report[key]:
+            log.warning(
+                "backbone.checkpoint: %d %s: %s", len(report[key]), what, _short(report[key])
+            )
+
+
 def load_backbone_checkpoint(
     backbone: nn.Module,
     path: str | Path,
@@ -93,32 +137,8 @@ def load_backbone_checkpoint(
     source = remap_keys(_unwrap(raw), prefix, keys)
     if not source:
         raise ConfigError(f"backbone.checkpoint={path}: no key starts with the prefix {prefix!r}")
-
-    conv = _first_conv(target)
     dropped = sorted(k for k in source if k not in target and k.startswith(CLASSIFIER_PREFIXES))
-    load, mismatched = {}, []
-    for k, v in source.items():
-        if k not in target or k in dropped:
-            continue
-        want = target[k]
-        if (
-            k == conv
-            and v.shape != want.shape
-            and v.ndim == 4
-            and v.shape[0] == want.shape[0]
-            and v.shape[2:] == want.shape[2:]
-        ):
-            log.info(
-                "backbone.checkpoint: adapting %s from %d to %d input channels",
-                k,
-                v.shape[1],
-                want.shape[1],
-            )
-            v = adapt_input_conv(want.shape[1], v)
-        if v.shape != want.shape:
-            mismatched.append(f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(want.shape)}")
-            continue
-        load[k] = v.to(want.dtype)
+    load, mismatched = _match(source, target, dropped)
     missing = sorted(
         k
         for k in target
@@ -126,34 +146,14 @@ def load_backbone_checkpoint(
         and not k.endswith(IGNORED_SUFFIXES)
         and not any(m.startswith(k + ":") for m in mismatched)
     )
-    unexpected = sorted(k for k in source if k not in target and k not in dropped)
     report = {
         "loaded": sorted(load),
         "missing": missing,
-        "unexpected": unexpected,
+        "unexpected": sorted(k for k in source if k not in target and k not in dropped),
         "mismatched": mismatched,
         "dropped_classifier": dropped,
     }
-
-    log.info("backbone.checkpoint=%s: %d of %d tensors loaded", path, len(load), len(target))
-    if dropped:
-        log.info("backbone.checkpoint: dropped the source classifier: %s", ", ".join(dropped))
-    if unexpected:
-        log.warning(
-            "backbone.checkpoint: %d unexpected key(s) ignored: %s",
-            len(unexpected),
-            _short(unexpected),
-        )
-    if missing:
-        log.warning(
-            "backbone.checkpoint: %d missing key(s) keep their initial values: %s",
-            len(missing),
-            _short(missing),
-        )
-    if mismatched:
-        log.warning(
-            "backbone.checkpoint: %d shape mismatch(es): %s", len(mismatched), _short(mismatched)
-        )
+    _log_report(path, report, len(target))
     if not load:
         raise ConfigError(
             f"backbone.checkpoint={path}: no tensor matches the backbone's names "
@@ -161,10 +161,10 @@ def load_backbone_checkpoint(
             "set backbone.checkpoint_prefix to strip a prefix"
         )
     if (mismatched or missing) and not partial:
-        problems = (
-            [f"{len(mismatched)} shape mismatch(es): {_short(mismatched)}"] if mismatched else []
+        problems = [f"{len(mismatched)} shape mismatch(es): {_short(mismatched)}"] * bool(
+            mismatched
         )
-        problems += [f"{len(missing)} missing key(s): {_short(missing)}"] if missing else []
+        problems += [f"{len(missing)} missing key(s): {_short(missing)}"] * bool(missing)
         raise ConfigError(
             f"backbone.checkpoint={path} does not fit {type(module).__name__}: "
             + "; ".join(problems)
