@@ -2,28 +2,41 @@
 
 Trains on the training folds, scores the held-out fold with the last epoch's weights and writes
 `results.json` to the run's folder (`training.run`). With `-m`, a sweep over folds, seeds or
-settings, summarised when it ends (`analysis`).
+settings, summarised when it ends (`analysis`). Under the Optuna sweeper (a hyperparameter
+search, `training.search`) each job returns its inner-split accuracy, never the test fold's.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import hydra
 from omegaconf import DictConfig
 
 from .training.run import train
+from .training.search import is_search, objective, refuse_test_fold_search
 from .utils.cli import PREEMPTED_EXIT_CODE, exit_with, finish_wandb, hydra_command
 from .utils.config import validate
 
 
-@hydra.main(version_base="1.3", config_path="conf", config_name="train")
 @hydra_command
-def main(cfg: DictConfig) -> float | None:
+def run(cfg: DictConfig) -> dict[str, Any]:
     validate(cfg)  # one readable line for a bad config, before any data or model is built
     results = train(cfg)
     if results["status"] == "preempted":  # the resumed job continues this W&B run
         exit_with(PREEMPTED_EXIT_CODE, f"preempted: {results['message']}")
     finish_wandb(0)
-    return results["test_acc"]
+    return results
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    """The sweeper's value of this job: the test accuracy, or in a search the inner split's."""
+    refuse_test_fold_search(cfg)  # before any work: exit 2 with one line
+    results = run(cfg)
+    if is_search():
+        return objective(results)
+    return None if results is None else results["test_acc"]
 
 
 if __name__ == "__main__":

@@ -24,7 +24,14 @@ EXPERIMENTS = [
     "ablation_attention",
     "us8k_tutorial",
     "quickstart",
+    "esc10_scratch_cpu",
+    "esc50_scratch",
+    "paper_recipe_esc50",
+    "paper_recipe_esc10",
+    "search_esc10",
 ]
+# The recipes that train from scratch with the field's usual tricks (conf/experiment/*.yaml).
+OUR_RECIPE = {"esc10_scratch_cpu", "esc50_scratch", "paper_recipe_esc50", "paper_recipe_esc10"}
 
 
 def sweep(tmp_path: Path, overrides: list[str], *args: str) -> tuple[Path, list[dict]]:
@@ -98,7 +105,7 @@ def test_three_fold_multirun_summary_and_wandb_group(tmp_path, tiny_overrides):
 def test_crashed_job_is_finished_and_later_jobs_still_log(tmp_path, tiny_overrides):
     es = "{_target_:lightning.pytorch.callbacks.EarlyStopping,monitor:val/acc,mode:max}"
     out = tmp_path / "sweep"
-    run_cli(
+    proc = run_cli(
         "fpam_lightning.train",
         "-m",
         *tiny_overrides,
@@ -107,7 +114,9 @@ def test_crashed_job_is_finished_and_later_jobs_still_log(tmp_path, tiny_overrid
         "callbacks.extra.es.monitor=no/such_metric,val/acc",
         f"hydra.sweep.dir={out}",
         timeout=900,
+        check=False,
     )
+    assert proc.returncode == 1 and "no/such_metric" in proc.stderr.strip().splitlines()[-1]
     failed = json.loads((out / "0" / "results.json").read_text())
     assert failed["status"] == "failed" and "no/such_metric" in failed["error"]
     assert json.loads((out / "1" / "results.json").read_text())["status"] == "completed"
@@ -160,13 +169,21 @@ def test_submitit_local_runs_each_fold_as_a_job(tmp_path, tiny_overrides):
 
 @pytest.mark.parametrize("name", EXPERIMENTS)
 def test_experiment_recipes_compose(name, tmp_path):
-    cfg = compose_train([f"+experiment={name}"], tmp_path)
-    assert cfg.experiment == name
-    folds = "1,2,3,4,5,6,7,8,9,10" if name == "us8k_tutorial" else "1,2,3,4,5"
     from hydra.core.hydra_config import HydraConfig
 
+    from fpam_lightning.utils.config import validate
+
+    cfg = compose_train([f"+experiment={name}"], tmp_path)
+    assert cfg.experiment == name
+    validate(cfg)
+    folds = "1,2,3,4,5,6,7,8,9,10" if name == "us8k_tutorial" else "1,2,3,4,5"
+    if name == "search_esc10":  # one fold's training folds, split: see tests/test_search.py
+        folds = "1"
+        assert cfg.data.val == "split" and str(HydraConfig.get().sweeper.direction) == "maximize"
     assert HydraConfig.get().sweeper.params["data.fold"] == folds
-    if name.startswith("paper_"):
+    if name in OUR_RECIPE:
+        _check_our_recipe(cfg, name)
+    if name.startswith(("paper_fpam", "paper_baseline")):
         esc10 = name.endswith("esc10")
         assert cfg.data.batch_size == (16 if esc10 else 32)
         assert cfg.data.num_classes == (10 if esc10 else 50)
@@ -181,6 +198,24 @@ def test_experiment_recipes_compose(name, tmp_path):
         assert cfg.features.n_mels == 128 and cfg.scheduler.name == "cosine"
         assert cfg.model.classifier.hidden == 128 and cfg.augment.time_flip == 0.5
         assert (cfg.model.classifier.dropout, cfg.model.classifier.hidden_dropout) == (0.4, 0.2)
+
+
+def _check_our_recipe(cfg, name: str) -> None:
+    esc10 = name.endswith(("esc10", "esc10_scratch_cpu"))
+    assert cfg.data.num_classes == (10 if esc10 else 50)
+    assert cfg.features.normalize == "per_mel" and cfg.optim.name == "adamw"
+    assert cfg.scheduler.name == "cosine" and cfg.scheduler.warmup_epochs > 0
+    assert cfg.loss.label_smoothing > 0 and cfg.mixup.enabled and cfg.ema.enabled
+    assert 0.9 < cfg.ema.decay < 1 and cfg.augment.freq_mask and cfg.augment.time_mask
+    assert cfg.augment.time_shift > 0 and cfg.augment.gain_db > 0
+    if name == "esc10_scratch_cpu":
+        assert cfg.backbone.name == "resnet18" and not cfg.backbone.paper_stem
+        assert cfg.trainer.accelerator == "cpu" and cfg.trainer.max_epochs == 60
+        assert cfg.data.batch_size == 32 and cfg.data.val == "none"
+    if name.startswith("paper_recipe"):  # the paper's protocol, beside paper_fpam_*
+        assert cfg.backbone.name == "resnet50" and cfg.backbone.paper_stem
+        assert cfg.attention.name == "fpam" and cfg.model.variant == "paper"
+        assert cfg.trainer.max_epochs == 60 and cfg.data.batch_size == (16 if esc10 else 32)
 
 
 @pytest.mark.parametrize(

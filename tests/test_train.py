@@ -27,6 +27,9 @@ def test_train_writes_results_and_checkpoint(tiny_overrides, tmp_path):
     assert on_disk["epochs"] == 2 and on_disk["status"] == "completed"
     assert 0.0 <= on_disk["test_acc"] <= 1.0
     assert Path(on_disk["ckpt_path"]).is_file()
+    # How it was scored: the centre crop of the raw weights; no inner split, no val_acc.
+    assert on_disk["scoring"] == "centre crop" and on_disk["ema_decay"] is None
+    assert on_disk["val_mode"] == "test_fold" and on_disk["val_acc"] is None
     # The CSV logger wrote per-epoch validation accuracy and the final test accuracy.
     with open(tmp_path / "csv" / "metrics.csv") as f:
         rows = list(csv.DictReader(f))
@@ -100,3 +103,22 @@ def test_cli_synthetic_default_run_learns_and_logs_to_wandb_offline(tmp_path):
     assert {"train/loss", "val/acc", "test/acc"} <= run["history_keys"]
     assert run["config"]["data"]["fold"] == 1
     assert run["config"]["backbone"]["name"] == "resnet18"
+
+
+def test_cli_bad_recipe_settings_are_one_line(tmp_path):
+    proc = run_cli(
+        "fpam_lightning.train",
+        "augment.gain_db=-3",
+        "augment.time_shift=2",
+        "augment.background_snr_db=[20,5]",
+        "ema.decay=1.5",
+        "eval.tta_crops=0",
+        f"hydra.run.dir={tmp_path / 'run'}",
+        "logger=none",
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    (line,) = [x for x in proc.stderr.splitlines() if x.startswith("error:")]
+    for name in ("augment.gain_db=-3", "augment.time_shift=2", "augment.background_snr_db=[20, 5]"):
+        assert name in line
+    assert "ema.decay=1.5 must be between 0 and 1" in line and "eval.tta_crops=0" in line

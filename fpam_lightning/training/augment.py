@@ -1,11 +1,12 @@
 """Cropping and training-time augmentation, run on the model's device (the `augment` group).
 
 A training batch goes: crop -> WAVE transforms -> front end -> SPEC transforms -> (mixup, in the
-module). Evaluation only crops (the centre). Each transform is a small module whose
-`from_config` returns None when the config leaves it off; the two lists below fix the order in
-which transforms run, and so the order in which they draw random numbers: keep it, or a seeded
-run no longer repeats. Adding a transform: write the class, add it to a list, add its keys (off)
-to conf/augment/default.yaml.
+module). Evaluation crops the centre, or scores several fixed views of each clip (`views`,
+eval.tta_crops). Each transform is a small module whose `from_config` returns None when the
+config leaves it off; the two lists below fix the order in which transforms run, and so the
+order in which they draw random numbers: keep it, or a seeded run no longer repeats. Each draws
+the same count of numbers whatever it decides per clip. Adding a transform: write the class,
+add it to a list, add its keys (off) to conf/augment/default.yaml.
 """
 
 from __future__ import annotations
@@ -33,6 +34,107 @@ def crop(wave: torch.Tensor, length: int, train: bool) -> torch.Tensor:
     return wave.gather(1, starts + torch.arange(length, device=wave.device))
 
 
+def views(wave: torch.Tensor, length: int, count: int) -> list[torch.Tensor]:
+    """`count` fixed views of each clip for test-time scoring, each (batch, length).
+
+    Clips longer than `length` (data.cache_seconds > clip_seconds): crops at evenly spaced
+    offsets from start to end (one view: the centre crop). Otherwise: the clip rolled by
+    0, 1/count, 2/count, ... of its length. No random numbers are drawn.
+    """
+    n = wave.shape[-1]
+    if count <= 1:
+        return [crop(wave, length, train=False)]
+    if n > length:
+        starts = torch.linspace(0, n - length, count).round().long().tolist()
+        return [wave[..., s : s + length] for s in starts]
+    wave = crop(wave, length, train=False)  # pads a short clip
+    return [wave.roll(k * length // count, dims=-1) for k in range(count)]
+
+
+def view_kind(count: int, stored: int, length: int) -> str:
+    """How `views` scores a clip, for results.json: centre crop, or the mean of crops / shifts."""
+    if count <= 1:
+        return "centre crop"
+    return f"mean of {count} {'crops' if stored > length else 'shifts'}"
+
+
+def _per_clip(values: torch.Tensor, wave: torch.Tensor) -> torch.Tensor:
+    return values.to(wave.dtype)[:, None]
+
+
+def rms(wave: torch.Tensor) -> torch.Tensor:
+    return wave.float().pow(2).mean(-1).sqrt()
+
+
+class TimeShift(nn.Module):
+    """Roll each clip in time by a whole number of samples drawn uniformly in
+    [-max_fraction, +max_fraction] of its length (what leaves one end comes in at the other)."""
+
+    def __init__(self, max_fraction: float):
+        super().__init__()
+        self.max_fraction = float(max_fraction)
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any]) -> TimeShift | None:
+        fraction = float(cfg.get("time_shift", 0.0))
+        return cls(fraction) if fraction > 0 else None
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:  # (batch, samples)
+        n = wave.shape[-1]
+        most = int(self.max_fraction * n)
+        shifts = torch.randint(-most, most + 1, (wave.shape[0], 1), device=wave.device)
+        return wave.gather(1, (torch.arange(n, device=wave.device) - shifts) % n)
+
+
+class Gain(nn.Module):
+    """Scale each clip by a gain drawn uniformly in [-max_db, +max_db] dB (its RMS moves by it)."""
+
+    def __init__(self, max_db: float):
+        super().__init__()
+        self.max_db = float(max_db)
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any]) -> Gain | None:
+        db = float(cfg.get("gain_db", 0.0))
+        return cls(db) if db > 0 else None
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        db = (2 * torch.rand(wave.shape[0], device=wave.device) - 1) * self.max_db
+        return wave * _per_clip(10 ** (db / 20), wave)
+
+
+class BackgroundMix(nn.Module):
+    """With probability `p` per clip, add another clip of the batch as background, scaled so
+    that the clip-to-background RMS ratio is an SNR drawn uniformly in [snr_low, snr_high] dB.
+
+    The partner of clip i is clip (i + k) % batch for one drawn k in 1..batch-1, never itself;
+    the label stays the clip's own. A silent partner adds nothing.
+    """
+
+    def __init__(self, p: float, snr_low: float, snr_high: float):
+        super().__init__()
+        self.p, self.snr_low, self.snr_high = float(p), float(snr_low), float(snr_high)
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any]) -> BackgroundMix | None:
+        p = float(cfg.get("background", 0.0))
+        low, high = (float(v) for v in cfg.get("background_snr_db", (0.0, 20.0)))
+        return cls(p, low, high) if p > 0 else None
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        b, device = wave.shape[0], wave.device
+        offset = torch.randint(1, max(b, 2), (1,), device=device)
+        use = torch.rand(b, device=device) < self.p
+        snr_db = self.snr_low + (self.snr_high - self.snr_low) * torch.rand(b, device=device)
+        if b < 2:
+            return wave
+        background = wave[(torch.arange(b, device=device) + offset) % b]
+        level = rms(background)
+        scale = rms(wave) / (level.clamp_min(1e-12) * 10 ** (snr_db / 20))
+        scale = torch.where(use & (level > 1e-5), scale, torch.zeros_like(scale))
+        return wave + _per_clip(scale, wave) * background
+
+
 class TimeFlip(nn.Module):
     """Reverse the spectrogram in time, each clip with probability `p`."""
 
@@ -51,17 +153,20 @@ class TimeFlip(nn.Module):
 
 
 class SpecAugmentMasks(nn.Module):
-    """SpecAugment: `num_masks` rounds of a frequency then a time mask (widths drawn up to
-    freq_mask bins / time_mask frames), one mask for the whole batch."""
+    """SpecAugment as published: `num_masks` rounds of a frequency then a time mask (widths
+    drawn up to freq_mask bins / time_mask frames), drawn for each clip on its own.
+
+    Masked cells become 0: the mean with features.normalize=per_mel.
+    """
 
     def __init__(self, freq_mask: int, time_mask: int, num_masks: int):
         super().__init__()
         masks: list[nn.Module] = []
         for _ in range(num_masks):
             if freq_mask:
-                masks.append(torchaudio.transforms.FrequencyMasking(freq_mask))
+                masks.append(torchaudio.transforms.FrequencyMasking(freq_mask, iid_masks=True))
             if time_mask:
-                masks.append(torchaudio.transforms.TimeMasking(time_mask))
+                masks.append(torchaudio.transforms.TimeMasking(time_mask, iid_masks=True))
         self.masks = nn.Sequential(*masks)
 
     @classmethod
@@ -71,11 +176,12 @@ class SpecAugmentMasks(nn.Module):
         return cls(freq, time, rounds) if rounds > 0 and (freq or time) else None
 
     def forward(self, spec: torch.Tensor) -> torch.Tensor:  # (batch, 1, time, mels)
-        return self.masks(spec.transpose(-1, -2)).transpose(-1, -2)  # masks want (..., F, T)
+        # iid masks need (batch, channel, F, T): one mask per clip and channel.
+        return self.masks(spec.transpose(-1, -2)).transpose(-1, -2)
 
 
 # The transforms, in the order they run. WAVE: after the crop, on (batch, samples).
-WAVE: list[type[nn.Module]] = []
+WAVE: list[type[nn.Module]] = [TimeShift, Gain, BackgroundMix]
 # SPEC: after the front end, on (batch, 1, time, mels).
 SPEC: list[type[nn.Module]] = [TimeFlip, SpecAugmentMasks]
 

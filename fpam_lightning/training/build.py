@@ -46,6 +46,7 @@ def build_module(cfg: DictConfig, dm: FoldDataModule) -> AudioClassificationModu
         seed=int(cfg.seed),
         compile=bool(cfg.compile),
         channels_last=bool(cfg.channels_last),
+        tta_crops=int((cfg.get("eval") or {}).get("tta_crops", 1)),
     )
 
 

@@ -1,4 +1,5 @@
-"""The Lightning callbacks every run gets: last-epoch checkpoints, preemption, NaN guard, LR log."""
+"""The Lightning callbacks every run gets: last-epoch checkpoints, preemption, NaN guard, LR log,
+and the weight average when `ema.enabled`."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from lightning.pytorch import Callback
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from omegaconf import DictConfig
 
+from .ema import build_ema
 from .numerics import FiniteLossGuard, InjectNaN
 from .preemption import Preemption
 
@@ -34,6 +36,9 @@ def build_callbacks(cfg: DictConfig, output_dir: Path, has_logger: bool) -> list
     nan_at_step = (cfg.get("debug") or {}).get("nan_at_step")
     if nan_at_step is not None:  # test hook: poison one batch to exercise the guard
         callbacks.append(InjectNaN(int(nan_at_step)))
+    ema = build_ema(cfg.get("ema"))
+    if ema is not None:
+        callbacks.append(ema)
     if has_logger:
         callbacks.append(LearningRateMonitor(logging_interval="epoch"))
     for spec in (ccfg.get("extra") or {}).values():

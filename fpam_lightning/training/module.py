@@ -3,7 +3,8 @@
 Batches are fixed-length waveforms. Cropping, the front end, augmentation (training/augment.py)
 and mixup all run here, on the model's device, so the loader and the on-device data path see the
 same batches. Randomness is reseeded from (seed, epoch) each epoch so a resumed run repeats
-exactly. The optimiser and schedule come from training/optim.py.
+exactly. The optimiser and schedule come from training/optim.py. Evaluation scores the centre
+crop, or with `tta_crops` > 1 the mean probability over that many fixed crops or shifts.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
 from ..models import build_classifier
-from .augment import Augmentation, crop
+from .augment import Augmentation, crop, views
 from .optim import DEFAULT_OPTIM, NO_SCHEDULE, build_optimizer, build_scheduler
 
 
@@ -43,6 +44,7 @@ class AudioClassificationModule(LightningModule):
         class_names: list[str] | None = None,
         compile: bool = False,
         channels_last: bool = False,
+        tta_crops: int = 1,
     ):
         super().__init__()
         self.save_hyperparameters()
@@ -68,6 +70,7 @@ class AudioClassificationModule(LightningModule):
             )
             self.soft_loss = SoftTargetCrossEntropy()
         self.label_smoothing = float(label_smoothing)
+        self.tta_crops = int(tta_crops)
         metric = dict(num_classes=num_classes, average="micro")
         self.train_acc = MulticlassAccuracy(**metric)
         self.val_acc = MulticlassAccuracy(**metric)
@@ -138,9 +141,20 @@ class AudioClassificationModule(LightningModule):
         self.log("train/acc", self.train_acc, on_step=False, on_epoch=True, prog_bar=True)
         return loss
 
+    def score(self, wave: torch.Tensor) -> torch.Tensor:
+        """Evaluation logits: the centre crop's, or with tta_crops > 1 the log of the mean
+        probability over the views (cross-entropy of these is the mean's log-loss)."""
+        if self.tta_crops <= 1:
+            return self._classify(self._spec(self.crop(wave, train=False))).logits
+        probs = None
+        for view in views(wave, self.clip_samples, self.tta_crops):
+            p = self._classify(self._spec(view)).logits.float().softmax(-1)
+            probs = p if probs is None else probs + p
+        return (probs / self.tta_crops).clamp_min(1e-12).log()
+
     def _eval_step(self, batch, acc: MulticlassAccuracy, mean_loss: MeanMetric, stage: str):
         wave, y = batch[0], batch[1]
-        logits = self._classify(self._spec(self.crop(wave, train=False))).logits
+        logits = self.score(wave)
         loss = F.cross_entropy(logits, y)
         mean_loss(loss, weight=y.shape[0])
         acc(logits, y)
@@ -164,7 +178,7 @@ class AudioClassificationModule(LightningModule):
 
     def predict_step(self, batch, batch_idx: int) -> dict[str, torch.Tensor]:
         wave = batch[0] if isinstance(batch, (list, tuple)) else batch
-        logits = self._classify(self._spec(self.crop(wave, train=False))).logits
+        logits = self.score(wave)
         return {"probs": logits.softmax(-1), "index": batch[2] if len(batch) > 2 else None}
 
     # --- optimisation ----------------------------------------------------------------

@@ -1,7 +1,9 @@
 """One fold, end to end: fit on the training folds, test the held-out fold, write results.json.
 
-The held-out accuracy is always the last epoch's weights; the best epoch on the test fold (the
-authors' practice) is recorded beside it, labelled, and never picks weights.
+The held-out accuracy is always the last epoch's weights (their moving average with
+`ema.enabled`); the best epoch on the test fold (the authors' practice) is recorded beside it,
+labelled, and never picks weights. With data.val=split the last epoch's accuracy on the inner
+validation split is `val_acc`: what a hyperparameter search optimises (train.py).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from omegaconf import DictConfig
 from ..models import count_flops, count_parameters
 from ..utils.cli import output_dir_of
 from ..utils.results import write_results
+from .augment import view_kind
 from .build import build_datamodule, build_module, build_trainer
 from .callbacks import build_callbacks
 from .ddp import use_job_config_for_ddp_children
@@ -77,6 +80,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     preemption = next((c for c in trainer.callbacks if isinstance(c, Preemption)), None)
     if preemption is not None and preemption.preempted:
         return preempted(trainer, preemption, output_dir, dm.fold)
+    val_acc = inner_val_acc(trainer, dm)  # before testing, which resets the metrics
     test = trainer.test(module, datamodule=dm, verbose=False)[0]
     results = {
         "status": "completed",
@@ -85,6 +89,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "test_loss": float(test["test/loss"]),
         **best_on_test(module, dm),
         "val_mode": dm.val_mode,
+        "val_acc": val_acc,
+        **scoring(cfg, dm, module),
         "epochs": int(trainer.current_epoch),
         "num_train": int(len(dm.indices["train"])),
         "num_test": int(len(dm.indices["test"])),
@@ -136,6 +142,22 @@ def run_identity(cfg: DictConfig, dm: Any) -> dict[str, Any]:
         "attention": str(cfg.attention.name),
         "variant": str(cfg.model.variant),
         "mixup": bool(cfg.mixup.get("enabled", False)),
+    }
+
+
+def inner_val_acc(trainer: Trainer, dm: Any) -> float | None:
+    """The last epoch's accuracy on the inner split (data.val=split), else None: with
+    data.val=test_fold the validation accuracy is the test fold's, never an objective."""
+    acc = trainer.callback_metrics.get("val/acc")
+    return float(acc) if dm.val_mode == "split" and acc is not None else None
+
+
+def scoring(cfg: DictConfig, dm: Any, module: Any) -> dict[str, Any]:
+    """Which weights and which views of each clip the held-out scores come from."""
+    ema = cfg.get("ema") or {}
+    return {
+        "ema_decay": float(ema.decay) if ema.get("enabled") else None,
+        "scoring": view_kind(module.tta_crops, dm.cache_samples, dm.clip_samples),
     }
 
 

@@ -296,6 +296,26 @@ def _check_augment(cfg: DictConfig, errors: list[str]) -> None:
             errors.append(f"augment.{key}={v!r} must be 0 or a positive integer")
 
 
+def _check_recipe(cfg: DictConfig, errors: list[str]) -> None:
+    """The waveform transforms, the weight average (ema) and test-time crops (eval)."""
+    aug, ema = cfg.get("augment") or {}, cfg.get("ema") or {}
+    bounds = {"time_shift": (0, 1), "gain_db": (0, 60), "background": (0, 1)}
+    for key, (low, high) in bounds.items():
+        v = aug.get(key, 0.0)
+        if not (_number(v) and low <= v <= high):
+            errors.append(f"augment.{key}={v!r} must be a number from {low} to {high}")
+    snr = aug.get("background_snr_db", [0.0, 20.0])
+    pair = list(snr) if OmegaConf.is_list(snr) or isinstance(snr, (list, tuple)) else []
+    if not (len(pair) == 2 and all(_number(v) for v in pair) and pair[0] <= pair[1]):
+        errors.append(f"augment.background_snr_db={snr!r} must be [low, high] in dB, low <= high")
+    if not isinstance(ema.get("enabled", False), bool):
+        errors.append(f"ema.enabled={ema.get('enabled')!r} must be true or false")
+    decay = ema.get("decay", 0.999)
+    if not (_number(decay) and 0 < decay < 1):
+        errors.append(f"ema.decay={decay!r} must be between 0 and 1 (e.g. 0.999)")
+    _check_positive_int(errors, "eval.tta_crops", (cfg.get("eval") or {}).get("tta_crops", 1))
+
+
 def _check_training(cfg: DictConfig, errors: list[str]) -> None:
     trainer = cfg.get("trainer") or {}
     max_epochs = trainer.get("max_epochs")
@@ -316,7 +336,7 @@ def validate(cfg: DictConfig) -> None:
     if variant not in ("paper", "authors"):
         errors.append(f"model.variant={variant!r}: choose one of paper, authors")
     checks = (_check_data, _check_backbone, _check_attention, _check_optim, _check_scheduler)
-    for check in (*checks, _check_augment, _check_training):
+    for check in (*checks, _check_augment, _check_recipe, _check_training):
         check(cfg, errors)
     if errors:
         raise ConfigError("invalid configuration: " + "; ".join(errors))
