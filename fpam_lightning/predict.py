@@ -14,8 +14,9 @@ folders (searched recursively for .wav/.flac/.ogg/.aiff/.mp3). Settings:
 Any channel count, sample rate and length is accepted: audio is mixed to mono and resampled to
 the model's rate. A file no longer than the training clip is zero-padded, as in training; a
 longer one is cut into clip-length windows (the last one flush with the end) whose class
-probabilities are averaged (`analysis.inference`). A file that cannot be read is reported on
-stderr and the others are still scored (exit code 1); a bad checkpoint exits with code 2.
+probabilities are averaged (`analysis.inference`). A file that cannot be read, or that holds
+NaN/Inf samples, is reported on stderr and the others are still scored (exit code 1); a bad
+checkpoint exits with code 2.
 """
 
 from __future__ import annotations
@@ -105,7 +106,10 @@ def run(argv: list[str]) -> int:
         write_csv(settings["windows_csv"], rows, columns)
     failed = sum(p.error is not None for p in preds)
     if failed:
-        print(f"{failed} of {len(preds)} file(s) could not be read", file=sys.stderr)
+        print(
+            f"{failed} of {len(preds)} file(s) could not be read or scored (see above)",
+            file=sys.stderr,
+        )
     return 1 if failed else 0
 
 

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from fpam_lightning.utils.config import CONF_DIR, compose
@@ -89,3 +94,40 @@ def run_cli(
             f"--- stderr ---\n{proc.stderr[-4000:]}"
         )
     return proc
+
+
+def is_writable(folder: Path) -> bool:
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False
+
+
+@contextmanager
+def unwritable(folder: Path) -> Iterator[str]:
+    """Make `folder` really unwritable for the block; yields how.
+
+    `chmod 555` first; root ignores it (tests often run as root), so then the immutable
+    attribute (`chattr +i`, which binds root too). The test is skipped only when neither works.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    mode, immutable = folder.stat().st_mode, False
+    os.chmod(folder, 0o555)
+    try:
+        how = "chmod 555"
+        if is_writable(folder) and shutil.which("chattr"):
+            done = subprocess.run(["chattr", "+i", str(folder)], capture_output=True)
+            immutable, how = done.returncode == 0, "chattr +i"
+        if is_writable(folder):
+            pytest.skip(f"cannot make {folder} unwritable: chmod does not bind root, no chattr +i")
+        yield how
+    finally:
+        if immutable:
+            subprocess.run(["chattr", "-i", str(folder)], check=True)
+        os.chmod(folder, mode)
+
+
+def error_lines(text: str) -> list[str]:
+    """The `error:` lines of a command's output (a user error prints exactly one)."""
+    return [line for line in text.splitlines() if line.startswith("error:")]

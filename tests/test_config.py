@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from helpers import CONF, compose_train, run_cli
+from helpers import CONF, compose_train, error_lines, run_cli
 
 from fpam_lightning.utils.config import group_options, validate
 from fpam_lightning.utils.errors import ConfigError
@@ -66,6 +66,27 @@ BAD = {
     "epochs": (["trainer.max_epochs=0"], "trainer.max_epochs=0 must be a positive integer"),
     "resume file": (["ckpt_path=/nonexistent/x.ckpt"], "ckpt_path=/nonexistent/x.ckpt is not"),
     "backbone file": (["backbone.checkpoint=/nonexistent/w.pt"], "is not a file"),
+    # The front end: before it, these ended in a traceback from the FLOP count.
+    "no mels": (["features.n_mels=0"], "features.n_mels=0 must be a positive integer"),
+    "negative mels": (["features.n_mels=-4"], "features.n_mels=-4 must be a positive integer"),
+    "no sample rate": (
+        ["features.sample_rate=0"],
+        "features.sample_rate=0 must be a positive integer",
+    ),
+    "hop": (["features.hop_length=0"], "features.hop_length=0 must be a positive integer"),
+    "window": (["features.win_length=2048"], "win_length=2048 must not exceed features.n_fft"),
+    "power": (["features.power=0"], "features.power=0 must be positive"),
+    "f_max": (["features.f_max=9000"], "features.f_max=9000 must be above features.f_min=0.0"),
+    "f_min": (["features.f_min=-20"], "features.f_min=-20 must be 0 or a positive frequency"),
+    "no clip": (["data.clip_seconds=0"], "data.clip_seconds=0 must be a positive number"),
+    "short cache": (
+        ["data.clip_seconds=2", "data.cache_seconds=1"],
+        "data.cache_seconds=1 must be null or at least data.clip_seconds=2",
+    ),
+    "clip under one frame": (
+        ["data.clip_seconds=0.02"],
+        "data.clip_seconds=0.02 gives 320 samples at 16000 Hz, too short for one STFT frame",
+    ),
 }
 
 
@@ -151,3 +172,44 @@ def test_cli_unknown_group_option_lists_the_choices(tmp_path):
     for option in group_options("backbone"):
         assert option in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "override,expected",
+    [
+        ("data.clip_seconds=0", "data.clip_seconds=0 must be a positive number of seconds"),
+        ("features.sample_rate=0", "features.sample_rate=0 must be a positive integer"),
+        ("features.n_mels=0", "features.n_mels=0 must be a positive integer"),
+    ],
+)
+def test_cli_front_end_errors_are_one_line_with_exit_code_2(override, expected, tmp_path):
+    """Before: exit 1 through Hydra's instantiate wrapper, or a 68-line FLOP-count traceback;
+    and features.sample_rate=0 was blamed on data.clip_seconds."""
+    proc = run_cli(
+        "fpam_lightning.train",
+        override,
+        f"paths.data_dir={tmp_path / 'data'}",
+        f"hydra.run.dir={tmp_path / 'run'}",
+        "logger=none",
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert error_lines(proc.stderr) == [f"error: invalid configuration: {expected}"]
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_a_front_end_too_small_for_the_backbone_fails_in_one_line(tmp_path):
+    """What no rule foresees fails at the first forward pass (the FLOP count), as a ConfigError."""
+    from hydra.utils import instantiate
+
+    from fpam_lightning.training.build import build_module
+    from fpam_lightning.training.run import first_forward_flops
+
+    overrides = ["backbone=tutorial_cnn", "attention=none", "features.n_mels=1", "data=synthetic"]
+    cfg = compose_train([*overrides, f"paths.data_dir={tmp_path}"], tmp_path)
+    validate(cfg)
+    dm = instantiate(cfg.data, _convert_="all")  # not prepared: the model needs only its sizes
+    with pytest.raises(ConfigError, match="the network cannot take a 16000-sample clip with "
+                       "features.n_mels=1") as err:  # fmt: skip
+        first_forward_flops(cfg, build_module(cfg, dm), dm)
+    assert "\n" not in str(err.value)

@@ -1,4 +1,5 @@
-"""Faults end to end: preemption, NaN losses, pickle payloads, half-written files, no network."""
+"""Faults end to end: preemption, NaN losses, pickle payloads, half-written files, no network,
+and bad input (NaN audio, empty folds, unwritable folders, checkpoints of another model)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile as sf
 import torch
-from helpers import REPO, compose_train, run_cli
+from helpers import REPO, compose_train, error_lines, run_cli, unwritable
 
 from fpam_lightning.training.ckpt_io import SafeCheckpointIO, UnsafeCheckpointError, safe_torch_load
 from fpam_lightning.training.numerics import NumericalError
@@ -116,7 +119,10 @@ def test_nan_loss_stops_at_its_step_and_keeps_the_checkpoint_before_it(tiny_over
     with pytest.raises(NumericalError) as err:
         train(cfg)
     msg = str(err.value)
-    assert "NaN at step 5 (epoch 1, batch 1)" in msg and "trainer.detect_anomaly" in msg
+    # The injected NaN is in the batch's waveforms: the message names those clips, not the lr.
+    assert "NaN at step 5 (epoch 1, batch 1): the input waveforms of 8 clip(s): " in msg
+    assert "(esc50.csv row " in msg and "and 5 more hold NaN/Inf samples" in msg
+    assert "optim.lr" not in msg
     ckpt = tmp_path / "checkpoints" / "last.ckpt"
     assert str(ckpt) in msg
     saved = torch.load(ckpt, weights_only=True)
@@ -208,9 +214,16 @@ def test_sweep_summary_lists_the_failed_job_and_averages_the_rest(tiny_overrides
     from fpam_lightning.analysis.summary import summarize
 
     sweep = tmp_path / "sweep"
-    run_cli(
-        "fpam_lightning.train", "-m", *tiny_overrides, "data.fold=1,9", f"hydra.sweep.dir={sweep}"
+    proc = run_cli(
+        "fpam_lightning.train",
+        "-m",
+        *tiny_overrides,
+        "data.fold=1,9",
+        f"hydra.sweep.dir={sweep}",
+        check=False,
     )
+    assert proc.returncode == 1  # the other job ran, and the sweep says that one failed
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: 1 of 2 job(s) of the sweep")
     summary = summarize(sweep)
     (row,) = summary["rows"]
     done = _results(sweep / "0")
@@ -220,3 +233,129 @@ def test_sweep_summary_lists_the_failed_job_and_averages_the_rest(tiny_overrides
     assert failed["fold"] == 9 and "data.fold=9 is out of range" in failed["error"]
     assert "finished folds only" in summary["averaged_over"]
     assert (sweep / "cv_summary.json").is_file() and (sweep / "cv_summary.md").is_file()
+
+
+# --- bad input: NaN audio, empty folds, unwritable folders, other architectures -------------------
+def tiny_copy(tmp_path: Path) -> Path:
+    """A private copy of the tiny synthetic set (40 clips, 8 in each fold), to damage."""
+    from fpam_lightning.data.synthetic import synthesize_esc50
+
+    return synthesize_esc50(
+        tmp_path / "esc", num_classes=4, clips_per_class_per_fold=2, seconds=0.5, sample_rate=16000
+    )
+
+
+def train_cli(overrides: list[str], run_dir: Path, *extra: str):
+    proc = run_cli(
+        "fpam_lightning.train", *overrides, *extra, f"hydra.run.dir={run_dir}", check=False
+    )
+    assert "Traceback" not in proc.stdout + proc.stderr, proc.stderr[-3000:]
+    return proc
+
+
+def test_nan_wav_in_the_held_out_fold_stops_the_run_naming_it(tiny_overrides, tmp_path):
+    """Before: exit 0, status completed, test_loss NaN, the clip counted in the accuracy."""
+    root = tiny_copy(tmp_path)
+    wav = root / "audio" / "1-100001-A-0.wav"  # the CSV's first row: fold 1, the held-out fold
+    data, sr = sf.read(wav, dtype="float32")
+    data[320:323] = np.nan
+    sf.write(wav, data, sr, subtype="FLOAT")
+    proc = train_cli([*tiny_overrides, f"data.root={root}"], tmp_path / "run")
+    assert proc.returncode == 2
+    assert error_lines(proc.stderr) == [
+        f"error: 1 bad audio file(s) in {root / 'audio'}: 1-100001-A-0.wav (esc50.csv row 2): "
+        "non-finite samples: 3 NaN value(s), the first at 0.020 s (data.on_bad_file=skip drops "
+        "and counts them)"
+    ]
+    assert not (tmp_path / "run" / "results.json").exists()
+    assert not (tmp_path / "run" / "checkpoints").exists()  # stopped before any training
+    # With skip, the clip is left out of training and scoring alike; the numbers are finite.
+    skip = [*tiny_overrides, f"data.root={root}", "data.on_bad_file=skip"]
+    res = train(compose_train(skip, tmp_path / "skip"))
+    assert res["status"] == "completed" and res["skipped_files"] == 1 and res["num_test"] == 7
+    assert res["skipped"] == ["1-100001-A-0.wav (esc50.csv row 2)"]
+    assert np.isfinite(res["test_loss"]) and np.isfinite(res["test_acc"])
+
+
+def test_skip_with_every_held_out_file_bad_refuses_before_training(tiny_overrides, tmp_path):
+    """Before: trained the whole run, then IndexError in trainer.test, no results.json."""
+    root = tiny_copy(tmp_path)
+    for wav in (root / "audio").glob("1-*.wav"):
+        wav.write_bytes(b"")
+    proc = train_cli(
+        [*tiny_overrides, f"data.root={root}", "data.on_bad_file=skip", "trainer.max_epochs=50"],
+        tmp_path / "run",
+    )
+    assert proc.returncode == 2
+    (line,) = error_lines(proc.stderr)
+    assert line.startswith(
+        "error: held-out fold 1 of synthetic_esc50 has no usable clip: all 8 of its files are "
+        "bad (1-100001-A-0.wav (esc50.csv row 2): empty file (0 bytes);"
+    )
+    assert "a fold with no clips cannot be scored" in line
+    assert not (tmp_path / "run" / "checkpoints").exists()
+    assert proc.stdout.count("skipping 8 of 40 audio files") == 1  # said once, not 4 times
+
+
+def test_read_only_data_folder_names_the_cache_and_data_cache_dir(tiny_overrides, tmp_path):
+    """Before: PermissionError: .../.fpam_cache, with a traceback."""
+    root = tiny_copy(tmp_path)
+    with unwritable(root):
+        proc = train_cli([*tiny_overrides, f"data.root={root}"], tmp_path / "run")
+        assert proc.returncode == 2
+        assert error_lines(proc.stderr) == [
+            f"error: cannot write the waveform cache in {root / '.fpam_cache'} "
+            f"({proc.stderr.split('(', 1)[1].split(')', 1)[0]}): set "
+            "data.cache_dir=/a/writable/folder to keep it elsewhere (a read-only or shared data "
+            "set needs one)"
+        ]
+        moved = [*tiny_overrides, f"data.root={root}", f"data.cache_dir={tmp_path / 'cache'}"]
+        assert train(compose_train(moved, tmp_path / "moved"))["status"] == "completed"
+
+
+def test_unwritable_run_folder_is_one_line(tiny_overrides, tmp_path):
+    """Before: a Hydra traceback (PermissionError from its log file or .hydra/ folder)."""
+    with unwritable(tmp_path / "runs"):
+        proc = train_cli(tiny_overrides, tmp_path / "runs")
+    assert proc.returncode == 2
+    (line,) = error_lines(proc.stderr)
+    assert line.startswith(f"error: cannot write the run folder {tmp_path / 'runs'} (")
+    assert line.endswith("choose a writable one with hydra.run.dir=/a/writable/folder "
+                         "(or paths.log_dir=...)")  # fmt: skip
+
+
+def test_resume_from_another_architecture_names_what_differs(tiny_overrides, tmp_path):
+    """Before: Lightning's load_state_dict traceback, 40 lines of tensor names."""
+    none = train(compose_train([*tiny_overrides, "attention=none"], tmp_path / "none"))
+    proc = train_cli(
+        [*tiny_overrides, "attention=fpam", f"ckpt_path={none['ckpt_path']}"], tmp_path / "fpam"
+    )
+    assert proc.returncode == 2
+    (line,) = error_lines(proc.stderr)
+    assert line.startswith(
+        f"error: ckpt_path={none['ckpt_path']} was trained with backbone.name=resnet18, "
+        "attention.name=none, model.variant=paper, features.n_mels=64, data.num_classes=4, and "
+        "its weights do not fit this run's model; it differs in attention.name=none (this run: "
+        "fpam);"
+    )
+    assert line.endswith("Resume with the checkpoint's settings, or start afresh without ckpt_path")
+
+
+def test_a_sweep_with_failed_jobs_exits_1_after_its_summary(tiny_overrides, tmp_path):
+    """Before: exit 0, so SLURM, CI and shell scripts saw success."""
+    sweep = tmp_path / "sweep"
+    proc = run_cli(
+        "fpam_lightning.train",
+        "-m",
+        *tiny_overrides,
+        "data.fold=8,9",
+        f"hydra.sweep.dir={sweep}",
+        check=False,
+    )
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"error: 2 of 2 job(s) of the sweep {sweep} failed (its cv_summary.md lists them); the "
+        "first, job 0 (fold 8): invalid configuration: data.fold=8 is out of range for esc50: "
+        "choose 1..5"
+    )
+    assert (sweep / "cv_summary.md").is_file()  # written before the exit

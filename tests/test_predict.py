@@ -117,6 +117,30 @@ def test_unreadable_file_in_folder_others_still_scored(ckpt, tmp_path):
     assert "a_good.wav: " in proc.stdout and "c_good.wav: " in proc.stdout
 
 
+def test_nan_and_inf_files_are_errors_and_the_others_still_scored(ckpt, tmp_path):
+    folder = tmp_path / "mixed"
+    nan, inf = tone(0.5, 16000, 500).astype(np.float32), tone(2.0, 16000, 500)
+    nan[1000:1004] = np.nan
+    inf[-1] = -np.inf  # in the last window of a long file
+    write_wav(folder / "a_nan.wav", nan, 16000, subtype="FLOAT")
+    write_wav(folder / "b_good.wav", tone(0.5, 16000, 800), 16000)
+    write_wav(folder / "c_inf.wav", inf, 16000, subtype="FLOAT")
+    proc = run_cli("fpam_lightning.predict", f"ckpt_path={ckpt}", str(folder), check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert " nan" not in proc.stdout  # before: "a_nan.wav: class_00 nan, ..."
+    errors = [line for line in proc.stderr.splitlines() if ": error: " in line]
+    assert errors == [
+        f"{folder / 'a_nan.wav'}: error: non-finite samples: 4 NaN value(s), the first at 0.062 s",
+        f"{folder / 'c_inf.wav'}: error: non-finite samples: 1 infinite value(s), the first at "
+        "2.000 s",
+    ]
+    assert "b_good.wav: class_" in proc.stdout
+    assert (
+        proc.stderr.strip().splitlines()[-1]
+        == "2 of 3 file(s) could not be read or scored (see above)"
+    )
+
+
 def test_bad_checkpoints_are_one_line_errors(ckpt, tmp_path, capsys):
     from fpam_lightning.predict import main
 
@@ -132,10 +156,17 @@ def test_bad_checkpoints_are_one_line_errors(ckpt, tmp_path, capsys):
         },
         foreign,
     )
+    # Ours, but its config names another architecture than its weights (attention=none).
+    other = torch.load(ckpt, weights_only=True)
+    other["hyper_parameters"]["net"]["attention"] = {"name": "none", "levels": None}
+    torch.save(other, tmp_path / "other_architecture.ckpt")
     cases = {
         tmp_path / "missing.ckpt": "is not a file",
         plain: "is not a Lightning checkpoint",
         foreign: "not written by fpam_lightning.train",
+        tmp_path / "other_architecture.ckpt": "says it was trained with backbone.name=resnet18, "
+        "attention.name=none, model.variant=paper, features.n_mels=64, data.num_classes=4, but "
+        "its weights do not fit that model (",
     }
     # As a user runs it (a subprocess, so a traceback would show) ...
     proc = run_cli(

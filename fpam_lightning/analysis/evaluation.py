@@ -91,6 +91,7 @@ def evaluation_results(
         "macro_f1": macro_f1,
         "num_test": int(len(scores.targets)),
         "skipped_files": len(dm.skipped),
+        "skipped": list(dm.skipped),
         "class_names": loaded.class_names,
         "output_dir": str(out),
     }

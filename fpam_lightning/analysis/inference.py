@@ -2,8 +2,9 @@
 
 Audio is mixed to mono and resampled to the model's rate. A file no longer than the training
 clip is zero-padded, as in training; a longer one is cut into clip-length windows (the last one
-flush with the end) whose class probabilities are averaged. A file that cannot be read becomes a
-`FilePrediction` with its `error`, so the others are still scored.
+flush with the end) whose class probabilities are averaged. A file that cannot be read, or that
+holds NaN/Inf samples (`data.audio.decode` refuses both), becomes a `FilePrediction` with its
+`error`, so the others are still scored.
 """
 
 from __future__ import annotations

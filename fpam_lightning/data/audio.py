@@ -1,4 +1,9 @@
-"""The one audio-loading core every data set shares: decode, mix down, resample, fix length."""
+"""The one audio-loading core every data set shares: decode, mix down, resample, fix length.
+
+`decode` is also where a file is judged: missing, empty, truncated, corrupt or holding
+non-finite samples, it raises `AudioDecodeError`, which the cache records as a bad file and
+`predict` reports as an error.
+"""
 
 from __future__ import annotations
 
@@ -52,7 +57,23 @@ def decode(path: str | os.PathLike) -> tuple[np.ndarray, int]:
         raise AudioDecodeError(f"cannot decode: {e}") from e
     if data.shape[0] == 0:
         raise AudioDecodeError("no audio frames")
+    check_finite(data, int(sr))
     return data, int(sr)
+
+
+def check_finite(data: np.ndarray, sample_rate: int) -> None:
+    """Refuse NaN/Inf samples (float WAVs can hold them): one would make every loss, mel and
+    probability it touches NaN, silently, so such a file is a bad file like a corrupt one."""
+    finite = np.isfinite(data)
+    if finite.all():
+        return
+    nan = int(np.isnan(data).sum())
+    inf = int(data.size - finite.sum()) - nan
+    first = int(np.argmin(finite.all(axis=1)))
+    what = " and ".join(f"{n} {kind}" for n, kind in ((nan, "NaN"), (inf, "infinite")) if n)
+    raise AudioDecodeError(
+        f"non-finite samples: {what} value(s), the first at {first / sample_rate:.3f} s"
+    )
 
 
 def to_mono(data: np.ndarray) -> np.ndarray:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ..utils.errors import DataError
 from . import cache as wave_cache
+from . import checks
 from . import device as device_data
 from .download import fetch_dataset
 from .samplers import EpochShuffle, loader_generator
@@ -140,6 +140,7 @@ class FoldDataModule(LightningDataModule):
         self._check_settings()
         self.table: ClipTable | None = None
         self.skipped: list[str] = []
+        self._loaded: tuple[ClipTable, wave_cache.CachedWaves] | None = None
 
     # --- what a subclass provides -------------------------------------------------------------
     @property
@@ -225,6 +226,10 @@ class FoldDataModule(LightningDataModule):
         self._load()
 
     def _load(self) -> tuple[ClipTable, wave_cache.CachedWaves]:
+        """Read, check and cache once per process: Lightning calls prepare_data and setup
+        several times, and each call would repeat every warning."""
+        if self._loaded is not None:
+            return self._loaded
         table = self.read_table()
         if self.expected_classes is not None and len(table.class_names) != self.expected_classes:
             raise DataError(
@@ -247,21 +252,12 @@ class FoldDataModule(LightningDataModule):
         )
         if cached is not None:
             bad.update(cached.bad)
-        if bad:
-            lines = [f"  {table.describe(i)}: {bad[i]}" for i in sorted(bad)]
-            if self.on_bad_file == "error":
-                shown = "\n".join(lines[:20]) + (
-                    f"\n  ... and {len(lines) - 20} more" if len(lines) > 20 else ""
-                )
-                raise DataError(
-                    f"{len(bad)} bad audio file(s) in {self.audio_dir} "
-                    f"(data.on_bad_file=skip drops them and counts them):\n{shown}"
-                )
-            for line in lines:
-                log.warning("skipping bad file:%s", line)
+        checks.report_bad_files(table, bad, self.on_bad_file, self.audio_dir)
+        checks.check_folds_usable(table, bad, self.fold, self.name, self.num_folds)
         self.skipped = [table.describe(i) for i in sorted(bad)]
         self._bad = set(bad)
-        return table, cached
+        self._loaded = (table, cached)
+        return self._loaded
 
     def setup(self, stage: str | None = None) -> None:
         if self.table is not None:
@@ -281,31 +277,8 @@ class FoldDataModule(LightningDataModule):
         else:
             val = np.array([], dtype=np.int64)
         self.indices = {"train": train, "val": val, "test": test}
-        self._log_statistics()
-
-    def _log_statistics(self) -> None:
-        t = self.table
-        per_fold = Counter(int(f) for f in t.folds)
-        log.info(
-            "%s: %d clips, %d classes, folds %s; held-out fold %d: train %d, val %d (%s), "
-            "test %d, skipped %d",
-            self.name,
-            len(t),
-            len(t.class_names),
-            dict(sorted(per_fold.items())),
-            self.fold,
-            len(self.indices["train"]),
-            len(self.indices["val"]),
-            self.val_mode,
-            len(self.indices["test"]),
-            len(self.skipped),
-        )
-        per_class = Counter(int(c) for c in t.targets[self.indices["train"]])
-        log.info(
-            "train clips per class: %s", {t.class_names[c]: n for c, n in sorted(per_class.items())}
-        )
-        every = Counter(int(c) for c in t.targets)
-        log.info("all clips per class: %s", {t.class_names[c]: n for c, n in sorted(every.items())})
+        info = {"name": self.name, "fold": self.fold, "val_mode": self.val_mode}
+        checks.log_statistics(table, keep, self.indices, info)
 
     def dataset(self, split: str) -> WaveformDataset:
         return WaveformDataset(self.waves, self.table.targets, self.indices[split])

@@ -8,6 +8,7 @@ saved in its `hyper_parameters` and the weights are loaded strictly.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,9 +20,18 @@ from ..utils.checkpoints import CheckpointError, safe_torch_load
 from ..utils.errors import FpamError
 from .module import AudioClassificationModule
 
-__all__ = ["CheckpointError", "LoadedCheckpoint", "load_checkpoint", "read_checkpoint"]
+__all__ = [
+    "CheckpointError",
+    "LoadedCheckpoint",
+    "check_resume",
+    "load_checkpoint",
+    "read_checkpoint",
+]
 
 REQUIRED_HPARAMS = ("net", "num_classes", "clip_samples")
+# What a checkpoint's configuration is summarised by, in messages ("trained with ...").
+IDENTITY_KEYS = ("backbone.name", "attention.name", "model.variant", "features.n_mels")
+SHOWN_DIFFERENCES = 4
 log = logging.getLogger("fpam_lightning")
 
 
@@ -78,23 +88,21 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Loa
             channels_last=False,
             compile=False,
         )
-        result = module.load_state_dict(ckpt["state_dict"], strict=False)
     except FpamError:
         raise
     except (RuntimeError, KeyError, TypeError, ValueError) as e:
         first = str(e).strip().splitlines()[0]
         raise CheckpointError(
-            f"{path}: its weights do not fit the model its config describes ({first})"
+            f"{path} (trained with {trained_with(hp)}): its config does not build a model ({first})"
         ) from e
     buffers = {name for name, _ in module.named_buffers()}
-    bad_missing = [k for k in result.missing_keys if k not in buffers]
-    if result.unexpected_keys or bad_missing:
-        shown = (bad_missing + result.unexpected_keys)[:3]
+    mismatch = weight_mismatch(ckpt["state_dict"], module.state_dict(), optional=buffers)
+    if mismatch:
         raise CheckpointError(
-            f"{path}: its weights do not fit the model its config describes "
-            f"(missing {len(bad_missing)}, unexpected "
-            f"{len(result.unexpected_keys)} tensors, e.g. {', '.join(shown)})"
+            f"{path} says it was trained with {trained_with(hp)}, but its weights do not fit "
+            f"that model ({mismatch}): a checkpoint edited, or written by another code version"
         )
+    result = module.load_state_dict(ckpt["state_dict"], strict=False)
     if result.missing_keys:  # buffers added to the code after the checkpoint was written
         log.warning(
             "%s lacks buffer(s) %s: using their defaults", path, ", ".join(result.missing_keys)
@@ -112,3 +120,76 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Loa
         path=Path(path),
         epoch=ckpt.get("epoch"),
     )
+
+
+# --- resuming training ----------------------------------------------------------------------------
+def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(tree, dict):
+        return {prefix: tree}
+    out: dict[str, Any] = {}
+    for k, v in tree.items():
+        out.update(_flat(v, f"{prefix}{k}."))
+    return {k.rstrip("."): v for k, v in out.items()}
+
+
+def weight_mismatch(
+    saved: dict[str, Any], own: dict[str, torch.Tensor], optional: Collection[str] = ()
+) -> str:
+    """How a state dict differs from a model's, in a few words ("" when it fits): missing,
+    unexpected and reshaped tensors, with an example of each. `optional` may be missing."""
+    missing = [k for k in own if k not in saved and k not in optional]
+    unexpected = [k for k in saved if k not in own]
+    shape = [
+        f"{k} {list(getattr(saved[k], 'shape', []))} in the file, {list(own[k].shape)} in the model"
+        for k in own
+        if k in saved and getattr(saved[k], "shape", None) != own[k].shape
+    ]
+    parts = [
+        f"{len(items)} {what}, e.g. {items[0]}"
+        for what, items in (("missing", missing), ("unexpected", unexpected), ("reshaped", shape))
+        if items
+    ]
+    return "; ".join(parts)
+
+
+def run_settings(hp: dict[str, Any]) -> dict[str, Any]:
+    """The settings that shape the weights, flat: the net groups, classes and clip length."""
+    return {
+        **_flat(hp.get("net") or {}),
+        "data.num_classes": hp.get("num_classes"),
+        "clip_samples": hp.get("clip_samples"),
+    }
+
+
+def trained_with(hp: dict[str, Any]) -> str:
+    flat = run_settings(hp)
+    return ", ".join(f"{k}={flat[k]}" for k in (*IDENTITY_KEYS, "data.num_classes") if k in flat)
+
+
+def differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """`key=<checkpoint's> (this run: <value>)` for each setting that differs."""
+    a, b = run_settings(saved), run_settings(current)
+    keys = sorted(set(a) | set(b), key=lambda k: (k not in IDENTITY_KEYS, k))
+    return [f"{k}={a.get(k)} (this run: {b.get(k)})" for k in keys if a.get(k) != b.get(k)]
+
+
+def check_resume(path: str | Path, module: AudioClassificationModule) -> None:
+    """Before `trainer.fit(ckpt_path=...)`: refuse, in one line, a checkpoint whose weights do
+    not fit this run's model (another architecture, class count or front end), naming what it
+    was trained with and what differs, where Lightning would end in a load_state_dict
+    traceback. Weights that fit under other settings are resumed with a warning."""
+    ckpt = read_checkpoint(path)
+    mismatch = weight_mismatch(ckpt["state_dict"], module.state_dict())
+    diffs = differences(ckpt["hyper_parameters"], dict(module.hparams))
+    shown = "; ".join(diffs[:SHOWN_DIFFERENCES]) + (
+        f"; and {len(diffs) - SHOWN_DIFFERENCES} more" if len(diffs) > SHOWN_DIFFERENCES else ""
+    )
+    if mismatch:
+        raise CheckpointError(
+            f"ckpt_path={path} was trained with {trained_with(ckpt['hyper_parameters'])}, "
+            f"and its weights do not fit this run's model; it differs in "
+            f"{shown or f'its tensors ({mismatch})'}. Resume with the checkpoint's settings, "
+            "or start afresh without ckpt_path"
+        )
+    if diffs:
+        log.warning("resuming %s, trained with other settings: %s", path, shown)

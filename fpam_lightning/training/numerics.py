@@ -1,13 +1,16 @@
 """Numerical faults: stop at the first non-finite loss, before it reaches the weights.
 
 The check runs before the backward pass, so the optimiser never applies a NaN/Inf step and the
-last epoch-end checkpoint stays the newest one on disk. `InjectNaN` is a test hook
-(`debug.nan_at_step`): it poisons one training batch so the guard can be exercised for real.
+last epoch-end checkpoint stays the newest one on disk. When the batch's own waveforms hold
+NaN/Inf, the message names those clips (file and CSV row) instead of suggesting a lower learning
+rate. `InjectNaN` is a test hook (`debug.nan_at_step`): it poisons one training batch so the guard
+can be exercised for real.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
@@ -24,6 +27,12 @@ class FiniteLossGuard(Callback):
 
     def __init__(self, checkpoint_path: str | None = None):
         self.checkpoint_path = checkpoint_path
+        self._batch: Any = None
+
+    def on_train_batch_start(
+        self, trainer: Trainer, pl_module: LightningModule, batch, batch_idx: int
+    ) -> None:
+        self._batch = batch  # (wave, target, index): to name the clips if the loss goes bad
 
     def on_before_backward(
         self, trainer: Trainer, pl_module: LightningModule, loss: torch.Tensor
@@ -47,12 +56,35 @@ class FiniteLossGuard(Callback):
             if ckpt and Path(ckpt).is_file()
             else "no checkpoint was saved before it"
         )
+        where = f"at step {trainer.global_step} (epoch {trainer.current_epoch}, batch {batch})"
+        clips = nonfinite_clips(trainer, self._batch)
+        if clips:
+            raise NumericalError(
+                f"training loss is {kind} {where}: the input waveforms of {clips} hold NaN/Inf "
+                f"samples (bad data, not the learning rate); stopped before the update, {kept}"
+            )
         raise NumericalError(
-            f"training loss is {kind} at step {trainer.global_step} "
-            f"(epoch {trainer.current_epoch}, batch {batch}); stopped before the update, {kept}. "
+            f"training loss is {kind} {where}; stopped before the update, {kept}. "
             "Rerun with trainer.detect_anomaly=true to find the operation that produced it, "
             "or lower optim.lr / set trainer.gradient_clip_val."
         )
+
+
+def nonfinite_clips(trainer: Trainer, batch: Any, shown: int = 3) -> str:
+    """The batch's clips whose waveform holds NaN/Inf, by file and CSV row ("" if none)."""
+    if not isinstance(batch, (tuple, list)) or len(batch) < 3:
+        return ""
+    wave, index = batch[0], batch[2]
+    if not isinstance(wave, torch.Tensor) or wave.ndim < 2:
+        return ""
+    bad = (~torch.isfinite(wave.detach().flatten(1)).all(dim=1)).nonzero().flatten().tolist()
+    if not bad:
+        return ""
+    table = getattr(getattr(trainer, "datamodule", None), "table", None)
+    ids = [int(index[i]) for i in bad]
+    names = [table.describe(j) if table is not None else f"clip {j}" for j in ids[:shown]]
+    more = f" and {len(ids) - shown} more" if len(ids) > shown else ""
+    return f"{len(ids)} clip(s): {', '.join(names)}{more}"
 
 
 class InjectNaN(Callback):

@@ -9,6 +9,7 @@ validation split is `val_acc`: what a hyperparameter search optimises (train.py)
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 from pathlib import Path
@@ -20,10 +21,12 @@ from omegaconf import DictConfig
 
 from ..models import count_flops, count_parameters
 from ..utils.cli import output_dir_of
+from ..utils.errors import ConfigError
 from ..utils.results import write_results
 from .augment import view_kind
 from .build import build_datamodule, build_module, build_trainer
 from .callbacks import build_callbacks
+from .checkpoint import check_resume
 from .ddp import use_job_config_for_ddp_children
 from .loggers import build_loggers, log_config, remember_wandb_run, run_name
 from .preemption import Preemption
@@ -52,6 +55,15 @@ def resolve_ckpt_path(ckpt_path: str | None, output_dir: Path) -> str | None:
     return ckpt_path
 
 
+def resume_path(cfg: DictConfig, output_dir: Path, module: Any) -> str | None:
+    """The checkpoint to resume from, checked against this run's model: one line, not
+    Lightning's load_state_dict traceback, when it holds another architecture."""
+    path = resolve_ckpt_path(cfg.ckpt_path, output_dir)
+    if path is not None:
+        check_resume(path, module)
+    return path
+
+
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Fit on the training folds, test on the held-out fold, return (and write) the results."""
     start = time.time()
@@ -76,12 +88,13 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         log_config(loggers, cfg)
         wandb_id = remember_wandb_run(loggers, output_dir)
 
-    trainer.fit(module, datamodule=dm, ckpt_path=resolve_ckpt_path(cfg.ckpt_path, output_dir))
+    trainer.fit(module, datamodule=dm, ckpt_path=resume_path(cfg, output_dir, module))
     preemption = next((c for c in trainer.callbacks if isinstance(c, Preemption)), None)
     if preemption is not None and preemption.preempted:
         return preempted(trainer, preemption, output_dir, dm.fold)
     val_acc = inner_val_acc(trainer, dm)  # before testing, which resets the metrics
     test = trainer.test(module, datamodule=dm, verbose=False)[0]
+    check_scores(test, dm)
     results = {
         "status": "completed",
         **run_identity(cfg, dm),
@@ -95,6 +108,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "num_train": int(len(dm.indices["train"])),
         "num_test": int(len(dm.indices["test"])),
         "skipped_files": len(dm.skipped),
+        "skipped": list(dm.skipped),
         **size,
         "ckpt_path": _last_ckpt(output_dir),
         "wandb_run_id": wandb_id,
@@ -116,7 +130,7 @@ def model_size(cfg: DictConfig, module: Any, dm: Any) -> dict[str, int]:
     """Parameters and FLOPs per clip, logged and recorded in results.json."""
     size = {
         "num_parameters": count_parameters(module.net),
-        "flops_per_clip": count_flops(module.net, dm.clip_samples),
+        "flops_per_clip": first_forward_flops(cfg, module, dm),
     }
     log.info(
         "model: %s + %s head (%s variant), %.2fM parameters, %.2f GFLOPs per %.2f s clip",
@@ -128,6 +142,33 @@ def model_size(cfg: DictConfig, module: Any, dm: Any) -> dict[str, int]:
         dm.clip_samples / dm.sample_rate,
     )
     return size
+
+
+def first_forward_flops(cfg: DictConfig, module: Any, dm: Any) -> int:
+    """FLOPs per clip, from the first forward pass: a front end that cannot feed the backbone
+    (too few mels or frames) fails here, in one line, before any training."""
+    try:
+        return count_flops(module.net, dm.clip_samples)
+    except (RuntimeError, ValueError) as e:
+        f = cfg.features
+        raise ConfigError(
+            f"invalid configuration: the network cannot take a {dm.clip_samples}-sample clip "
+            f"with features.n_mels={f.n_mels}, n_fft={f.n_fft}, hop_length={f.hop_length} "
+            f"(data.clip_seconds={cfg.data.clip_seconds}, backbone={cfg.backbone.name}): "
+            f"{str(e).strip().splitlines()[0][:200]}"
+        ) from e
+
+
+def check_scores(test: dict[str, Any], dm: Any) -> None:
+    """Never record a held-out score that a NaN has touched as a completed run."""
+    loss = float(test["test/loss"])
+    if not math.isfinite(loss):
+        from .numerics import NumericalError
+
+        raise NumericalError(
+            f"the held-out loss of fold {dm.fold} is {loss}: a clip or the weights hold NaN/Inf "
+            "values, so its accuracy is not recorded; rerun with trainer.detect_anomaly=true"
+        )
 
 
 def run_identity(cfg: DictConfig, dm: Any) -> dict[str, Any]:

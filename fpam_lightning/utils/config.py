@@ -97,6 +97,46 @@ def _check_data(cfg: DictConfig, errors: list[str]) -> None:
     frac = data.get("val_fraction", 0.1)
     if data.get("val") == "split" and not (isinstance(frac, (int, float)) and 0 < frac < 1):
         errors.append(f"data.val_fraction={frac!r} must be between 0 and 1 with data.val=split")
+    clip, cached = data.get("clip_seconds"), data.get("cache_seconds")
+    if not (_number(clip) and clip > 0):
+        errors.append(f"data.clip_seconds={clip!r} must be a positive number of seconds")
+    elif cached is not None and not (_number(cached) and cached >= clip):
+        errors.append(
+            f"data.cache_seconds={cached!r} must be null or at least data.clip_seconds={clip}"
+        )
+
+
+def _check_features(cfg: DictConfig, errors: list[str]) -> None:
+    """The log-mel front end: sizes, band edges and a clip long enough for one STFT frame."""
+    f = cfg.get("features") or {}
+    for key in ("sample_rate", "n_fft", "hop_length", "n_mels"):
+        _check_positive_int(errors, f"features.{key}", f.get(key))
+    _check_positive_int(errors, "features.win_length", f.get("win_length"), allow_none=True)
+    sr, n_fft, win = f.get("sample_rate"), f.get("n_fft"), f.get("win_length")
+    if all(isinstance(v, int) and v > 0 for v in (n_fft, win)) and win > n_fft:
+        errors.append(f"features.win_length={win} must not exceed features.n_fft={n_fft}")
+    power = f.get("power", 2.0)
+    if not (_number(power) and power > 0):
+        errors.append(f"features.power={power!r} must be positive (2: power, 1: magnitude)")
+    if not (isinstance(sr, int) and not isinstance(sr, bool) and sr > 0):
+        return  # the band edges and the clip length are measured against it
+    f_min, f_max = f.get("f_min", 0.0), f.get("f_max")
+    top = f_max if f_max is not None else sr / 2
+    if not (_number(f_min) and f_min >= 0):
+        errors.append(f"features.f_min={f_min!r} must be 0 or a positive frequency (Hz)")
+    elif not (_number(top) and f_min < top <= sr / 2):
+        errors.append(
+            f"features.f_max={f_max!r} must be above features.f_min={f_min} and at most half "
+            f"features.sample_rate={sr} ({sr / 2:g} Hz), or null"
+        )
+    clip = (cfg.get("data") or {}).get("clip_seconds")
+    if _number(clip) and clip > 0 and isinstance(n_fft, int) and n_fft > 0:
+        samples = int(round(clip * sr))
+        if samples <= n_fft // 2:
+            errors.append(
+                f"data.clip_seconds={clip} gives {samples} samples at {sr} Hz, too short for one "
+                f"STFT frame of features.n_fft={n_fft} (needs more than {n_fft // 2})"
+            )
 
 
 def _check_backbone(cfg: DictConfig, errors: list[str]) -> None:
@@ -335,8 +375,8 @@ def validate(cfg: DictConfig) -> None:
     variant = (cfg.get("model") or {}).get("variant")
     if variant not in ("paper", "authors"):
         errors.append(f"model.variant={variant!r}: choose one of paper, authors")
-    checks = (_check_data, _check_backbone, _check_attention, _check_optim, _check_scheduler)
-    for check in (*checks, _check_augment, _check_recipe, _check_training):
+    checks = (_check_data, _check_features, _check_backbone, _check_attention, _check_optim)
+    for check in (*checks, _check_scheduler, _check_augment, _check_recipe, _check_training):
         check(cfg, errors)
     if errors:
         raise ConfigError("invalid configuration: " + "; ".join(errors))

@@ -74,3 +74,27 @@ def test_bad_files_raise_with_reason(tmp_path):
             path.write_bytes(content)
         with pytest.raises(AudioDecodeError, match=message):
             decode(path)
+
+
+@pytest.mark.parametrize(
+    "poison,message",
+    [
+        ({"nan": [10, 11, 12]}, "3 NaN value\\(s\\), the first at 0.001 s"),
+        ({"inf": [8000]}, "1 infinite value\\(s\\), the first at 0.500 s"),
+        ({"nan": [40], "-inf": [20]}, "1 NaN and 1 infinite value\\(s\\), the first at 0.001 s"),
+    ],
+)
+def test_non_finite_samples_are_refused(tmp_path, poison, message):
+    """A float WAV can hold NaN/Inf, which libsndfile returns as they are: a bad file."""
+    data = sine(440.0, 1.0, 16000).astype(np.float32)
+    for value, where in poison.items():
+        data[where] = float(value)
+    path = tmp_path / "poisoned.wav"
+    sf.write(path, data, 16000, subtype="FLOAT")
+    assert not np.isfinite(sf.read(path)[0]).all()  # the file really holds them
+    with pytest.raises(AudioDecodeError, match=f"non-finite samples: {message}"):
+        load_audio(path, 16000, 16000)
+    stereo = tmp_path / "stereo.wav"  # one bad channel is enough
+    sf.write(stereo, np.stack([sine(440.0, 1.0, 16000), data], axis=1), 16000, subtype="DOUBLE")
+    with pytest.raises(AudioDecodeError, match="non-finite samples"):
+        decode(stereo)

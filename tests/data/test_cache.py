@@ -1,8 +1,10 @@
 """The waveform cache: built once, reused, rebuilt when settings or files change, never trusted
-after an interrupted build."""
+after an interrupted build; NaN/Inf clips recorded as bad at build time; the caches a rebuild
+replaces removed; an unwritable folder named in one line."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -10,9 +12,13 @@ import sys
 import time
 
 import numpy as np
+import pytest
 import soundfile as sf
+from helpers import unwritable
 
+from fpam_lightning.data import cache as cache_module
 from fpam_lightning.data.cache import build_or_load, cache_paths
+from fpam_lightning.utils.errors import DataError
 
 from .conftest import make_esc50
 
@@ -98,3 +104,80 @@ def test_killed_build_leaves_no_trusted_cache_and_rebuilds(tmp_path):
     assert rebuilt.built and rebuilt.bad == {} and rebuilt.waves.shape == (200, 16000)
     assert np.abs(np.asarray(rebuilt.waves[-1])).max() > 0.1
     assert not list(cache.glob("*.tmp"))
+
+
+def poison(path, value: float = float("nan")):
+    """Rewrite a clip as a float WAV holding `value` in its first samples."""
+    data, sr = sf.read(path, dtype="float32")
+    data[:5] = value
+    sf.write(path, data, sr, subtype="FLOAT")
+
+
+def test_non_finite_clip_is_recorded_bad_once_at_build(tmp_path, monkeypatch):
+    root = make_esc50(tmp_path / "esc", seconds=0.25)
+    audio, cache, files = root / "audio", tmp_path / "cache", files_of(root)
+    poison(audio / files[3])
+    poison(audio / files[7], float("inf"))
+    built = build_or_load("esc", files, audio, cache, 16000, 4000)
+    assert built.built and sorted(built.bad) == [3, 7]
+    assert "non-finite samples: 5 NaN" in built.bad[3] and "5 infinite" in built.bad[7]
+    assert np.isfinite(built.waves).all()  # never NaN in the array: the row is zeros
+    meta = json.loads(built.path.with_suffix(".json").read_text())
+    assert meta["finite_checked"] and meta["audio_dir"] == str(audio)
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("a built cache is not decoded again")
+
+    monkeypatch.setattr(cache_module, "load_audio", no_decoding)
+    again = build_or_load("esc", files, audio, cache, 16000, 4000)
+    assert not again.built and again.bad == built.bad
+
+
+def test_cache_built_before_the_check_is_scanned_and_left_as_it_is(tmp_path):
+    """A cache written by an earlier version holds the NaN clip as decoded: found on load."""
+    root = make_esc50(tmp_path / "esc", seconds=0.25)
+    audio, cache, files = root / "audio", tmp_path / "cache", files_of(root)
+    built = build_or_load("esc", files, audio, cache, 16000, 4000)
+    meta_path = built.path.with_suffix(".json")
+    meta = json.loads(meta_path.read_text())
+    del meta["finite_checked"], meta["audio_dir"]
+    meta_path.write_text(json.dumps(meta))
+    old = np.load(built.path, mmap_mode="r+")
+    old[5, 100] = np.nan
+    old.flush()
+    del old
+    stamps = [p.stat().st_mtime_ns for p in (built.path, meta_path)]
+    loaded = build_or_load("esc", files, audio, cache, 16000, 4000)
+    assert not loaded.built and list(loaded.bad) == [5] and "non-finite" in loaded.bad[5]
+    assert [p.stat().st_mtime_ns for p in (built.path, meta_path)] == stamps
+
+
+def test_a_rebuild_removes_the_caches_it_replaces(tmp_path):
+    root = make_esc50(tmp_path / "esc", seconds=0.25)
+    audio, cache, files = root / "audio", tmp_path / "cache", files_of(root)
+    first = build_or_load("esc", files, audio, cache, 16000, 4000)
+    other_length = build_or_load("esc", files, audio, cache, 16000, 2000)  # another setting
+    twin = make_esc50(tmp_path / "twin", seconds=0.25, seed=1)  # same names, another folder
+    elsewhere = build_or_load("esc", files, twin / "audio", cache, 16000, 4000)
+    sf.write(audio / files[0], np.zeros(1000), 44100, subtype="PCM_16")  # a file changes
+    rebuilt = build_or_load("esc", files, audio, cache, 16000, 4000)
+    assert rebuilt.built and rebuilt.path != first.path
+    assert not first.path.exists() and not first.path.with_suffix(".json").exists()
+    assert not (cache / f"{first.path.name}.lock").exists()
+    for kept in (rebuilt, other_length, elsewhere):
+        assert kept.path.exists() and kept.path.with_suffix(".json").exists()
+    assert len(list(cache.glob("*.npy"))) == 3
+    assert np.asarray(first.waves).shape == (60, 4000)  # a reader's memory map outlives it
+
+
+def test_unwritable_cache_folder_says_so_and_names_the_setting(tmp_path):
+    root = make_esc50(tmp_path / "esc", seconds=0.25)
+    audio, files = root / "audio", files_of(root)
+    with unwritable(root) as how, pytest.raises(DataError) as err:
+        build_or_load("esc", files, audio, root / ".fpam_cache", 16000, 4000)
+    message = str(err.value)
+    assert f"cannot write the waveform cache in {root / '.fpam_cache'}" in message, how
+    assert "data.cache_dir=" in message and "\n" not in message
+    under_a_file = root / "meta" / "esc50.csv" / "cache"  # a real path no one can create
+    with pytest.raises(DataError, match="Not a directory.*data.cache_dir="):
+        build_or_load("esc", files, audio, under_a_file, 16000, 4000)

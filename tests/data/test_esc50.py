@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ast
+
 import numpy as np
 import pytest
+import soundfile as sf
 
 from fpam_lightning.data import ESC50DataModule
 from fpam_lightning.utils.errors import DataError
@@ -84,6 +87,10 @@ def break_file(root, how: str) -> str:
         path.write_bytes(path.read_bytes()[:3000])
     elif how == "corrupt":
         path.write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunk" + bytes(200))
+    elif how == "nonfinite":  # a float WAV can hold NaN: libsndfile reads it as it is
+        data, sr = sf.read(path, dtype="float32")
+        data[100:110] = np.nan
+        sf.write(path, data, sr, subtype="FLOAT")
     return name
 
 
@@ -94,6 +101,7 @@ def break_file(root, how: str) -> str:
         ("empty", "empty file"),
         ("truncated", "truncated WAV"),
         ("corrupt", "WAV has no data chunk"),
+        ("nonfinite", "non-finite samples: 10 NaN value"),
     ],
 )
 def test_bad_files_name_the_file_and_csv_row_or_are_skipped_and_counted(esc_dir, how, reason):
@@ -104,6 +112,36 @@ def test_bad_files_name_the_file_and_csv_row_or_are_skipped_and_counted(esc_dir,
     assert dm.skipped == [f"{name} (esc50.csv row 4)"]
     used = np.concatenate([dm.indices["train"], dm.indices["test"]])
     assert 2 not in used and len(used) == 59
+    assert np.isfinite(dm.waves[used]).all()
+
+
+def test_skipped_files_are_said_once_and_left_out_of_the_counts(esc_dir, caplog):
+    names = [break_file(esc_dir, "missing")]
+    _, rows = read_csv(esc_dir / "meta" / "esc50.csv")
+    (esc_dir / "audio" / rows[10][0]).write_bytes(b"")
+    names.append(rows[10][0])
+    dm = dm_for(esc_dir, on_bad_file="skip")
+    with caplog.at_level("INFO", logger="fpam_lightning.data"):
+        for _ in range(2):  # as Lightning does: prepare_data and setup for fit, then for test
+            dm.prepare_data()
+            dm.setup()
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "skipping 2 of 60 audio files" in warnings[0]
+    assert all(name in warnings[0] for name in names)
+    info = [r.getMessage() for r in caplog.records if r.levelname == "INFO"]
+    (sizes,) = [m for m in info if "held-out fold" in m]
+    assert "58 clips (2 skipped of 60 listed)" in sizes
+    (every,) = [m for m in info if m.startswith("all clips per class")]
+    assert sum(ast.literal_eval(every.split(": ", 1)[1]).values()) == 58
+
+
+def test_a_held_out_fold_without_usable_clips_is_refused(esc_dir):
+    for path in (esc_dir / "audio").glob("2-*.wav"):
+        path.unlink()
+    dm = dm_for(esc_dir, on_bad_file="skip", fold=2)
+    with pytest.raises(DataError, match="held-out fold 2 of esc50 has no usable clip: all 12"):
+        dm.prepare_data()
+    ready(dm_for(esc_dir, on_bad_file="skip", fold=3))  # other folds still train and test
 
 
 def test_silent_clip_is_valid_data(esc_dir):
