@@ -120,7 +120,8 @@ def paper_table_lines(summary: dict[str, Any]) -> list[str]:
     lines: list[str] = []
     for t in summary.get("paper_tables") or []:
         lines += ["", f"**{t['title']}** ({t['group']}); accuracy %, ours with its 95% CI, "
-                  "the paper's beside it; Δ against the first row, paired:", ""]  # fmt: skip
+                  "the paper's (ResNet50 from AudioSet weights) beside it; Δ against the first "
+                  "row, paired:", ""]  # fmt: skip
         head = ["model", *[f"{d}: ours" for d in t["datasets"]]]
         head += [f"{d}: paper" for d in t["datasets"]]
         head += [f"{d}: Δ ours (p, significant)" for d in t["datasets"]]
