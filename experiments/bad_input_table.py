@@ -317,22 +317,27 @@ def run_case(case: Case, work: Path, shared: dict) -> Outcome:
         env={**os.environ, "WANDB_MODE": "offline"},
     )
     seconds = time.perf_counter() - start
-    line = shown_line(proc.stdout, proc.stderr, case.pick)
+    line = shown_line(proc.stdout, proc.stderr, case.pick).replace(str(work.parent), "$TMP")
     if case.build is stale_cache:
         caches = sorted(p.name for p in shared["cache_dir"].glob("*.npy"))
         line += f" [arrays left in the cache folder: {len(caches)}]"
     if case.pick == "skipping":
-        line += f" [warning lines: {(proc.stdout + proc.stderr).count('skipping ')}]"
+        sizes = shown_line(proc.stdout, proc.stderr, "skipped of")
+        line += f" [warning lines: {(proc.stdout + proc.stderr).count('skipping ')}; logged: "
+        line += sizes.split(", folds")[0] + "]"
     traceback = "Traceback" in proc.stdout + proc.stderr
     return Outcome(proc.returncode, seconds, line, traceback, results_of(work))
 
 
 def machine() -> str:
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     return (
         f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPU cores, Python "
-        f"{platform.python_version()}, torch {torch.__version__}; load average {load}"
+        f"{platform.python_version()}, torch {torch.__version__}"
     )
+
+
+def load() -> str:
+    return "/".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def git_state() -> str:
@@ -345,7 +350,8 @@ def git_state() -> str:
         text=True,
         capture_output=True,
     ).stdout.splitlines()
-    return f"{head}" + (f" (+ {len(dirty)} modified tracked files in the tree)" if dirty else "")
+    others = ", ".join(line[3:] for line in dirty)
+    return f"{head}" + (f" (the tree also held uncommitted changes to {others})" if dirty else "")
 
 
 def cell(text: str) -> str:
@@ -375,10 +381,11 @@ def report(rows: list[tuple[Case, Outcome]], started: str, ended: str) -> str:
         "input in a temporary folder and runs the real CLI; rerun it to refresh this file).",
         "",
         f"- code: git {git_state()}",
-        f"- machine: {started} (at the start); {ended} (at the end). The 2-core CPU sandbox ran "
-        "a long training sweep in the background throughout, so the seconds are slow and noisy: "
-        "read them as 'fails at start-up' (a few s, the interpreter and imports) against "
-        "'after training' (tens of s).",
+        f"- machine: {machine()}; load average (1/5/15 min) {started} at the start, {ended} at "
+        "the end. The 2-core CPU sandbox ran a long training sweep in the background "
+        "throughout, so the seconds are slow and noisy: read them as 'fails at start-up' (about "
+        "6 s here, the interpreter and imports) against 'after training' (tens of s).",
+        "- `$TMP` stands for the temporary folder the script works in.",
         "- data: the synthetic ESC-50 layout, 4 classes x 2 clips x 5 folds of 0.5 s at 16 kHz; "
         "ResNet18 + FPAM-32, 1 epoch on the CPU where a case trains.",
         "",
@@ -392,7 +399,7 @@ def main() -> int:
     parser.add_argument("--only", default="", help="comma-separated case numbers (1-based)")
     args = parser.parse_args()
     chosen = {int(i) for i in args.only.split(",") if i}
-    started, rows = machine(), []
+    started, rows = load(), []
     with tempfile.TemporaryDirectory(prefix="bad_input_") as tmp:
         shared = shared_inputs(Path(tmp))
         try:
@@ -411,7 +418,7 @@ def main() -> int:
             for folder in shared["locked"]:
                 release(folder)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(report(rows, started, machine()))
+    args.out.write_text(report(rows, started, load()))
     print(f"-> {args.out}")
     return 0
 
