@@ -107,6 +107,25 @@ def parse_int(value: str, column: str, path: Path, line: int) -> int:
         raise DataError(f"{path} row {line}: {column}={value!r} is not an integer") from None
 
 
+def _check_ranges(
+    where: str,
+    layout: TableLayout,
+    fold: int,
+    target: int,
+    num_folds: int,
+    num_classes: int | None,
+    classes_note: str,
+) -> None:
+    if not 1 <= fold <= num_folds:
+        raise DataError(f"{where}: {layout.fold} {fold} is out of range 1..{num_folds}")
+    if target < 0 and num_classes is None:
+        raise DataError(f"{where}: {layout.target} {target} is negative")
+    if num_classes is not None and not 0 <= target < num_classes:
+        raise DataError(
+            f"{where}: {layout.target} {target} is out of range 0..{num_classes - 1}{classes_note}"
+        )
+
+
 def clip_table(
     path: Path,
     rows: list[Row],
@@ -134,15 +153,7 @@ def clip_table(
         fold = parse_int(r[layout.fold], layout.fold, path, line)
         target = parse_int(r[layout.target], layout.target, path, line)
         where = f"{path} row {line} ({name})"
-        if not 1 <= fold <= num_folds:
-            raise DataError(f"{where}: {layout.fold} {fold} is out of range 1..{num_folds}")
-        if target < 0 and num_classes is None:
-            raise DataError(f"{where}: {layout.target} {target} is negative")
-        if num_classes is not None and not 0 <= target < num_classes:
-            raise DataError(
-                f"{where}: {layout.target} {target} is out of range "
-                f"0..{num_classes - 1}{classes_note}"
-            )
+        _check_ranges(where, layout, fold, target, num_folds, num_classes, classes_note)
         category = r[layout.category].strip()
         if names.setdefault(target, category) != category:
             raise DataError(

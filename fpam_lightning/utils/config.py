@@ -269,9 +269,17 @@ def _check_torch_partial(
     if node.get("_partial_") is not True:
         first = "parameters" if group == "optim" else "optimizer"
         errors.append(f"{group}._partial_ must be true (training passes the {first} later)")
+    _check_arguments(cls, node, group, target, errors, derived)
+    return cls
+
+
+def _check_arguments(
+    cls: type, node: Any, group: str, target: Any, errors: list[str], derived: Sequence[str]
+) -> None:
+    """Every configured key is an argument of `cls`, and every required argument is given."""
     params = list(inspect.signature(cls).parameters.values())[1:]  # after params / optimizer
     if any(p.kind is p.VAR_KEYWORD for p in params):
-        return cls
+        return
     names = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
     given = [k for k in node if k not in (*HYDRA_KEYS, *OWN_KEYS[group])]
     unknown = [k for k in given if k not in names]
@@ -286,7 +294,6 @@ def _check_torch_partial(
     for p in params:
         if p.name in names and p.default is p.empty and p.name not in (*given, *derived):
             errors.append(f"{target} needs {group}.{p.name}")
-    return cls
 
 
 def _check_optim(cfg: DictConfig, errors: list[str]) -> None:
