@@ -6,8 +6,10 @@ configuration, one column per fold (seeds averaged), mean ± std with a 95 % int
 comparisons of rows that differ in one setting, the paper's tables where the rows allow, and
 each configuration's pooled out-of-fold predictions under `pooled/` (`analysis.summary`).
 Several sweeps join into one report (paired by data set, fold and seed), written to `--out`
-(default: the first folder). Works on incomplete sweeps. A multirun writes the same files when
-it ends (`analysis.summary.CVSummaryCallback`); this rebuilds them.
+(default: the first folder); with `--steps` they are the steps of a cumulative ablation
+(baseline, then one part added per sweep), each compared with the step before. Works on
+incomplete sweeps. A multirun writes the same files when it ends
+(`analysis.summary.CVSummaryCallback`); this rebuilds them.
 """
 
 from __future__ import annotations
@@ -30,6 +32,12 @@ def run(argv: list[str]) -> int:
         "sweep_dirs", type=Path, nargs="+", help="multirun folders (logs/<exp>/multiruns/...)"
     )
     parser.add_argument("--out", type=Path, default=None, help="where to write (default: first)")
+    parser.add_argument(
+        "--steps",
+        action="store_true",
+        help="the sweeps are the steps of a cumulative ablation, in this order (one "
+        "configuration each): compare each with the one before, and the last with the first",
+    )
     args = parser.parse_args(argv)
     for d in args.sweep_dirs:
         if not d.is_dir():
@@ -37,7 +45,7 @@ def run(argv: list[str]) -> int:
         if not job_dirs(d):
             raise FpamError(f"no job folders (results.json or .hydra/) under {d}")
     out = args.out or args.sweep_dirs[0]
-    summary = summarize(args.sweep_dirs, out)
+    summary = summarize(args.sweep_dirs, out, steps=args.steps)
     print(to_markdown(summary), end="")
     print(f"wrote {out / SUMMARY_JSON}, {SUMMARY_MD}, {SUMMARY_PNG}")
     return 0

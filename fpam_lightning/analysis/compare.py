@@ -10,6 +10,10 @@ Besides the paired difference of held-out accuracies (`stats.paired_difference`)
 gets McNemar's test on the out-of-fold predictions of the same clips, one test per shared seed
 (clips scored under several seeds are not independent, so seeds are never pooled into one
 test).
+
+A cumulative ablation (baseline, then each part added in turn, one sweep per step) changes
+several keys at once, so its rows are compared by order instead (`step_comparisons`): each step
+against the one before it, and the last against the first.
 """
 
 from __future__ import annotations
@@ -104,4 +108,12 @@ def comparisons(rows: list[dict[str, Any]], grid: dict[str, list[str]]) -> list[
             first = _order([r1["params"].get(key, ""), r2["params"].get(key, "")], grid, key)[0]
             ref, cand = (r1, r2) if r1["params"].get(key, "") == first else (r2, r1)
             out.append(compare_rows(cand, ref, key))
+    return out
+
+
+def step_comparisons(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows in step order: each against the one before, then the last against the first."""
+    out = [compare_rows(rows[i], rows[i - 1], "step") for i in range(1, len(rows))]
+    if len(rows) > 2:
+        out.append(compare_rows(rows[-1], rows[0], "all steps"))
     return out

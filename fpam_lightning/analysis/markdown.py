@@ -97,7 +97,12 @@ def comparison_lines(summary: dict[str, Any]) -> list[str]:
         return []
     head = "| candidate | reference | difference (points) | 95% CI | pairs | paired t p | "
     head += "Wilcoxon p | significant | McNemar per seed (clips gained/lost) |"
-    title = "**Paired comparisons** (candidate − reference; rows that differ in one setting, "
+    title = "**Paired comparisons** (candidate − reference; "
+    title += (
+        "each step against the one before, and the last against the first, "
+        if summary.get("design") == "steps"
+        else "rows that differ in one setting, "
+    )
     title += "paired on data set, fold and seed):"
     lines = ["", title, "", head, "|" + "---|" * 9]
     for c in comps:

@@ -30,8 +30,9 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from ..utils.errors import FpamError
 from ..utils.io import write_json_atomic, write_text_atomic
-from .compare import comparisons
+from .compare import comparisons, step_comparisons
 from .markdown import to_markdown
 from .paper import paper_tables
 from .stats import mean_interval
@@ -261,14 +262,44 @@ def merged_grid(sweep_dirs: Sequence[Path]) -> dict[str, list[str]]:
     return grid
 
 
+def as_steps(summary: dict[str, Any], dirs: Sequence[Path]) -> None:
+    """Read joined sweeps as the steps of a cumulative ablation, in the order given.
+
+    Each sweep must hold one configuration (its folds and seeds); its row takes the sweep
+    folder's name, and the comparisons become step against previous step (`step_comparisons`).
+    """
+    if len(dirs) < 2:
+        raise FpamError("steps need two sweeps or more, one per step, in order")
+    rows = summary["rows"]
+    steps = []
+    for d in dirs:
+        own = [r for r in rows if any(Path(j).is_relative_to(d) for j in r["job_dirs"])]
+        if len(own) != 1:
+            raise FpamError(
+                f"a step is one configuration (folds and seeds only), but {d} holds {len(own)} "
+                "with finished jobs"
+            )
+        if any(own[0] is r for r in steps):
+            raise FpamError(f"{d} repeats the configuration of an earlier step")
+        steps.append(own[0])
+    for d, row in zip(dirs, steps, strict=True):
+        row["configuration"] = d.name
+    summary["rows"] = steps + [r for r in rows if not any(r is t for t in steps)]  # unfinished
+    summary["design"] = "steps"
+    summary["comparisons"] = step_comparisons(steps)
+
+
 def summarize(
-    sweep_dirs: str | Path | Sequence[str | Path], out_dir: str | Path | None = None
+    sweep_dirs: str | Path | Sequence[str | Path],
+    out_dir: str | Path | None = None,
+    steps: bool = False,
 ) -> dict[str, Any]:
     """Collect, summarise and write the cross-validation summary of one or several sweeps.
 
     Several sweeps (run separately, say the FPAM sweep and the baseline sweep) join into one
     report, written to `out_dir` (default: the first sweep); their rows are the configurations
-    the jobs ran, paired by data set, fold and seed.
+    the jobs ran, paired by data set, fold and seed. With `steps`, the sweeps are the steps of
+    a cumulative ablation in that order (`as_steps`).
     """
     dirs = (
         [Path(sweep_dirs)] if isinstance(sweep_dirs, (str, Path)) else list(map(Path, sweep_dirs))
@@ -278,6 +309,8 @@ def summarize(
     grid = merged_grid(dirs)
     label = ", ".join(map(str, dirs))
     summary = build_summary(jobs, grid, label, whole_grid=len(dirs) == 1)
+    if steps:
+        as_steps(summary, dirs)
     pool_predictions(summary, out)
     write_summary(summary, out)
     return summary

@@ -166,3 +166,43 @@ def test_table_3_attention_by_mixup(tmp_path):
     ]  # fmt: skip
     assert [r["paper"][0] for r in t3["rows"]] == [97.0, 95.7, 99.3, 98.5]
     assert t3["rows"][0]["delta"] == [None]  # the reference row
+
+
+def test_a_cumulative_ablation_compares_each_step_with_the_one_before(tmp_path):
+    # Three sweeps, each adding a part: several keys change per step, so no pair differs in one.
+    base = sweep_of(tmp_path, "0_baseline", {"optim=sgd scheduler=step mixup=off gain=0": BASE})
+    same = {**SAME, "right": 10}
+    plus = sweep_of(tmp_path, "1_optim", {"optim=adamw scheduler=cosine mixup=off gain=0": same})
+    full = sweep_of(tmp_path, "2_mixup", {"optim=adamw scheduler=cosine mixup=on gain=6": BETTER})
+    out = tmp_path / "ablation"
+    proc = run_cli(
+        "fpam_lightning.summarize", str(base), str(plus), str(full), "--steps", "--out", str(out)
+    )
+    assert "each step against the one before" in proc.stdout
+    s = json.loads((out / "cv_summary.json").read_text())
+    assert s["design"] == "steps"
+    assert [r["configuration"] for r in s["rows"]] == ["0_baseline", "1_optim", "2_mixup"]
+    pairs = [(c["candidate"], c["reference"], c["key"]) for c in s["comparisons"]]
+    assert pairs == [
+        ("1_optim", "0_baseline", "step"),
+        ("2_mixup", "1_optim", "step"),
+        ("2_mixup", "0_baseline", "all steps"),
+    ]
+    first, second, overall = s["comparisons"]
+    assert first["difference"]["significant"] is False  # SAME: shuffled noise
+    assert overall["difference"]["significant"] is True
+    assert overall["difference"]["mean"] == pytest.approx(0.05, abs=0.005)
+    assert second["mcnemar"][0]["candidate_only"] == 9 * 5  # 19 right against 10, per fold
+    without = summarize([base, plus, full], tmp_path / "plain")
+    assert without["comparisons"] == []  # read as a grid, no two rows differ in one key
+
+
+def test_steps_refuse_a_sweep_of_several_configurations(tmp_path):
+    grid = sweep_of(tmp_path, "grid", {"attention=none": BASE, "attention=fpam": BETTER})
+    other = sweep_of(tmp_path, "other", {"attention=pyramid": SAME})
+    proc = run_cli("fpam_lightning.summarize", str(grid), str(other), "--steps", check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"error: a step is one configuration (folds and seeds only), but {grid} holds 2 with "
+        "finished jobs"
+    )
