@@ -16,8 +16,10 @@ from typing import Any
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from ..training.augment import view_kind
 from ..training.checkpoint import CheckpointError, LoadedCheckpoint, load_checkpoint
 from ..utils.cli import output_dir_of
+from ..utils.errors import FpamError
 from ..utils.results import write_results
 from .reports import EMBEDDINGS_FILE, prediction_rows, write_embeddings, write_report
 from .scoring import Scores, pick_device, score
@@ -54,6 +56,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     loaded = load_checkpoint(cfg.ckpt_path, pick_device(str(cfg.get("device", "auto"))))
     dm = build_datamodule_for(cfg, loaded)
+    use_tta_crops(loaded, (cfg.get("eval") or {}).get("tta_crops"))
     scores = score(loaded.module, dm.test_dataloader())
     rows = prediction_rows(dm, scores.indices, scores.targets, scores.probs, loaded.class_names)
     title = f"{dm.name} fold {dm.fold}"
@@ -75,6 +78,15 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     return results
 
 
+def use_tta_crops(loaded: LoadedCheckpoint, crops: Any) -> None:
+    """Score with `crops` views per clip; None keeps the training run's `eval.tta_crops`."""
+    if crops is None:
+        return
+    if isinstance(crops, bool) or not isinstance(crops, int) or crops <= 0:
+        raise FpamError(f"eval.tta_crops={crops!r} must be a positive integer (or null)")
+    loaded.module.tta_crops = crops
+
+
 def evaluation_results(
     loaded: LoadedCheckpoint, dm: Any, scores: Scores, macro_f1: float, out: Path
 ) -> dict[str, Any]:
@@ -88,6 +100,7 @@ def evaluation_results(
         "fold": dm.fold,
         "test_acc": scores.accuracy,
         "test_loss": scores.loss,
+        "scoring": view_kind(loaded.module.tta_crops, dm.cache_samples, dm.clip_samples),
         "macro_f1": macro_f1,
         "num_test": int(len(scores.targets)),
         "skipped_files": len(dm.skipped),

@@ -33,7 +33,9 @@ class Scores:
 
 @torch.no_grad()
 def score(module, loader: Sequence) -> Scores:
-    """Centre-cropped clips through the front end and network, as the module's test step does."""
+    """Clips through the front end and network, as the module's test step scores them: the
+    centre crop, or with `module.tta_crops` > 1 the mean probability over that many views
+    (`AudioClassificationModule.score`); the embeddings are the centre crop's either way."""
     was_training = module.training
     module.eval()
     device = module.device
@@ -42,8 +44,9 @@ def score(module, loader: Sequence) -> Scores:
         for batch in loader:
             wave, y = batch[0].to(device), batch[1].to(device)
             out = module.net.classify(module._spec(module.crop(wave, train=False)))
-            losses.append(F.cross_entropy(out.logits, y, reduction="sum").item())
-            probs.append(out.logits.float().softmax(-1).cpu())
+            logits = out.logits if module.tta_crops <= 1 else module.score(wave)
+            losses.append(F.cross_entropy(logits, y, reduction="sum").item())
+            probs.append(logits.float().softmax(-1).cpu())
             targets.append(y.cpu())
             embs.append(out.embedding.float().cpu())
             idx = batch[2] if len(batch) > 2 else torch.arange(len(y))

@@ -85,6 +85,7 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Loa
             num_classes=int(hp["num_classes"]),
             clip_samples=int(hp["clip_samples"]),
             class_names=hp.get("class_names"),
+            tta_crops=int(hp.get("tta_crops", 1)),  # evaluate scores as the run was scored
             channels_last=False,
             compile=False,
         )

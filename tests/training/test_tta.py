@@ -4,9 +4,12 @@ score's."""
 
 from __future__ import annotations
 
+import json
+
 import torch
 import torch.nn.functional as F
-from helpers import compose_train
+from analysis_run import data_overrides
+from helpers import compose_train, run_cli
 
 from fpam_lightning.training.augment import crop, view_kind, views
 from fpam_lightning.training.build import build_datamodule
@@ -79,6 +82,18 @@ def test_a_run_scored_on_shifts_says_so_and_scores_that(tiny_overrides, tmp_path
     mean, y = torch.cat(probs, 1).mean(0), torch.cat(targets)
     assert results["test_acc"] == float((mean.argmax(1) == y).float().mean())
     assert abs(results["test_loss"] - float(F.nll_loss(mean.log(), y))) < 1e-5
+    # evaluate scores the checkpoint as the run did, unless told otherwise.
+    for extra, scoring in (([], "mean of 4 shifts"), (["eval.tta_crops=1"], "centre crop")):
+        out = tmp_path / f"evaluate{len(extra)}"
+        run_cli(
+            "fpam_lightning.evaluate", f"ckpt_path={results['ckpt_path']}",
+            *data_overrides(tiny_overrides), "logger=none", f"hydra.run.dir={out}", *extra,
+        )  # fmt: skip
+        got = json.loads((out / "results.json").read_text())
+        assert got["scoring"] == scoring
+        if not extra:
+            assert got["test_acc"] == results["test_acc"]
+            assert abs(got["test_loss"] - results["test_loss"]) < 1e-5
 
     plain = train(compose_train(tiny_overrides, tmp_path / "plain"))
     assert plain["scoring"] == "centre crop"
