@@ -3,7 +3,8 @@
 `FigureLogger` scores the held-out (test) fold after the chosen epochs and saves, under
 `<run>/figures/`, the confusion matrix (Figs. 7-8), the t-SNE of the pooled features (Fig. 6),
 the spatial attention maps of one clip per class (Fig. 5) and `embeddings_epochNNN.npz` (for
-`figures tsne` to put several epochs side by side); each image is also logged to W&B when a
+`figures tsne` to put several epochs side by side), from the weight average when `ema` is on;
+each image is also logged to W&B when a
 WandbLogger is attached. `OutOfFoldPredictions` writes predictions.csv and the per-class report
 of the held-out fold after `trainer.test`, for `analysis.reports.pooled_report`. The figures and
 files are `analysis`'s, the same the `evaluate` and `figures` commands write.
@@ -21,12 +22,23 @@ from pathlib import Path
 import numpy as np
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch.callbacks import WeightAveraging
 from lightning.pytorch.loggers import WandbLogger
 
 from ..analysis.reports import prediction_rows, write_embeddings, write_report
 from ..analysis.scoring import score
 
 log = logging.getLogger("fpam_lightning")
+
+
+def scored_module(trainer: Trainer, module: LightningModule) -> LightningModule:
+    """The weights the run is scored with: the weight average's copy when one is kept (ema),
+    so an epoch's figures show what validation, test and last.ckpt see."""
+    for cb in trainer.callbacks:
+        average = getattr(cb, "_average_model", None) if isinstance(cb, WeightAveraging) else None
+        if average is not None:
+            return average.module
+    return module
 
 
 def _test_rows(trainer: Trainer, module: LightningModule):
@@ -69,6 +81,7 @@ class FigureLogger(Callback):
             return
         epoch = trainer.current_epoch + 1
         out = Path(trainer.default_root_dir) / self.subdir
+        pl_module = scored_module(trainer, pl_module)
         dm, scores, rows = _test_rows(trainer, pl_module)
         names = list(dm.class_names)
         out.mkdir(parents=True, exist_ok=True)

@@ -4,6 +4,7 @@ that `ckpt_path=last` resumes it exactly."""
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from helpers import compose_train
 
@@ -46,7 +47,12 @@ def _tensors_equal(a: dict, b: dict) -> bool:
 
 
 def test_an_ema_run_tests_saves_and_hands_on_the_average(tiny_overrides, tmp_path):
-    cfg = compose_train([*tiny_overrides, *EMA_ON, "trainer.max_epochs=2"], tmp_path)
+    figures = [
+        "callbacks=figures",
+        "callbacks.figure_epochs=[1]",
+        "callbacks.extra.figures.tsne=false",
+    ]
+    cfg = compose_train([*tiny_overrides, *EMA_ON, "trainer.max_epochs=2", *figures], tmp_path)
     results = train(cfg)
     assert results["ema_decay"] == 0.9 and results["status"] == "completed"
     ckpt = torch.load(results["ckpt_path"], map_location="cpu", weights_only=True)
@@ -64,6 +70,9 @@ def test_an_ema_run_tests_saves_and_hands_on_the_average(tiny_overrides, tmp_pat
     scored = score(loaded.module, dm.test_dataloader())
     assert scored.accuracy == results["test_acc"]
     assert abs(scored.loss - results["test_loss"]) < 1e-6
+    # The last epoch's figures show the average too.
+    drawn = np.load(tmp_path / "figures" / "embeddings_epoch002.npz")
+    assert np.allclose(drawn["embeddings"], scored.embeddings, atol=1e-5)
     # export writes the average too.
     info = export(results["ckpt_path"], fmt="torchscript", output=str(tmp_path / "model.pt"))
     assert info["check"]["within_tolerance"]
@@ -74,6 +83,7 @@ def test_an_ema_run_tests_saves_and_hands_on_the_average(tiny_overrides, tmp_pat
 
     loaded.module.load_state_dict(raw)  # the raw weights would score (and export) otherwise
     scored_raw = score(loaded.module, dm.test_dataloader())
+    assert not np.allclose(drawn["embeddings"], scored_raw.embeddings, atol=1e-5)
     assert abs(scored_raw.loss - results["test_loss"]) > 1e-6
     assert abs(scored_raw.probs - scored.probs).max() > 1e-4
     with torch.no_grad():
