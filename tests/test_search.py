@@ -55,11 +55,14 @@ def test_a_tiny_search_optimises_the_inner_split_stores_resumes_and_writes_the_b
         assert results["val_mode"] == "split" and results["fold"] == 1
         assert trial.value == results["val_acc"] is not None
         assert results["num_train"] < 32  # the split came out of the 32 training clips
+        assert results["test_acc"] is None and results["held_out"] == "not read (search trial)"
+        assert not (sweep / str(trial.number) / "predictions.csv").exists()
         for key, value in trial.params.items():
             assert OmegaConf.select(
                 OmegaConf.load(sweep / str(trial.number) / ".hydra" / "config.yaml"), key
             ) == pytest.approx(value)
 
+    assert not (sweep / "cv_summary.md").exists()  # no held-out numbers to tabulate
     # The best trial as an experiment: esc10_scratch_cpu plus its values, on all folds.
     best = study.best_trial
     text = (sweep / "experiment" / "esc10_searched.yaml").read_text()

@@ -63,7 +63,7 @@ class Row:
     def add(self, job: Job) -> None:
         self.jobs.append(job)
         res = job.results or {}
-        if job.status == "completed" and job.fold is not None:
+        if job.status == "completed" and job.fold is not None and res.get(HEADLINE) is not None:
             self.acc[(job.fold, job.seed)] = float(res[HEADLINE])
             if res.get(BEST_ON_TEST) is not None:
                 self.best_on_test[(job.fold, job.seed)] = float(res[BEST_ON_TEST])
@@ -403,7 +403,12 @@ class CVSummaryCallback(_HydraCallback):
         self.wandb = wandb
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        from ..training.search import is_optuna
+
         sweep_dir = Path(config.hydra.sweep.dir)
+        if is_optuna(config.hydra.sweeper):  # trials are scored on the inner split only
+            log.info("a search never reads the held-out fold: no cross-validation summary")
+            return
         try:
             summary = summarize(sweep_dir)
         except Exception:  # a summary must never turn a finished sweep into a failure

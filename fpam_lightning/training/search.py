@@ -2,9 +2,11 @@
 
 The objective is the last epoch's accuracy on an inner validation split of the training folds
 (data.val=split, `val_acc` in results.json), never the held-out fold: a search that would
-score trials on it is refused with one line. `SearchCallback` (a Hydra callback, set by the
-search experiments) refuses before the study is created, makes the sweep folder so the study
-can live there in SQLite, and when the search ends writes the best trial as an experiment file.
+score trials on it is refused with one line, and a trial does not even test on that fold
+(`training.run.held_out_scores`), so no held-out number exists for anyone to pick from.
+`SearchCallback` (a Hydra callback, set by the search experiments) refuses before the study is
+created, makes the sweep folder so the study can live there in SQLite, and when the search ends
+writes the best trial as an experiment file.
 Jobs check again (`refuse_test_fold_search`), for a search composed without the callback.
 """
 
@@ -36,10 +38,11 @@ def is_search() -> bool:
     if not HydraConfig.initialized():
         return False
     hc = HydraConfig.get()
-    return hc.mode == RunMode.MULTIRUN and _is_optuna(hc.sweeper)
+    return hc.mode == RunMode.MULTIRUN and is_optuna(hc.sweeper)
 
 
-def _is_optuna(sweeper: Any) -> bool:
+def is_optuna(sweeper: Any) -> bool:
+    """True for the config of Hydra's Optuna sweeper (hydra.sweeper)."""
     return str((sweeper or {}).get("_target_", "")).endswith(OPTUNA_SWEEPER)
 
 
@@ -93,7 +96,7 @@ class SearchCallback(Callback):
         self.base, self.name = base, name
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        if not _is_optuna(config.hydra.sweeper):
+        if not is_optuna(config.hydra.sweeper):
             return
         params = config.hydra.sweeper.get("params") or {}
         val_modes = {str(config.data.get("val"))}
@@ -106,7 +109,7 @@ class SearchCallback(Callback):
         Path(str(config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)  # for SQLite
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        if not _is_optuna(config.hydra.sweeper) or not config.hydra.sweeper.get("storage"):
+        if not is_optuna(config.hydra.sweeper) or not config.hydra.sweeper.get("storage"):
             return
         import optuna
 
