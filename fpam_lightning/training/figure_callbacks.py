@@ -4,10 +4,10 @@
 `<run>/figures/`, the confusion matrix (Figs. 7-8), the t-SNE of the pooled features (Fig. 6),
 the spatial attention maps of one clip per class (Fig. 5) and `embeddings_epochNNN.npz` (for
 `figures tsne` to put several epochs side by side), from the weight average when `ema` is on;
-each image is also logged to W&B when a
-WandbLogger is attached. `OutOfFoldPredictions` writes predictions.csv and the per-class report
-of the held-out fold after `trainer.test`, for `analysis.reports.pooled_report`. The figures and
-files are `analysis`'s, the same the `evaluate` and `figures` commands write.
+each image is also logged to W&B when a WandbLogger is attached. `OutOfFoldPredictions` writes
+predictions.csv and the per-class report of the held-out fold after `trainer.test`, for
+`analysis.reports.pooled_report`. The figures and files are `analysis`'s, the same the
+`evaluate` and `figures` commands write.
 
 Enable with `callbacks=figures` or, for example,
 `+callbacks.extra.figures._target_=fpam_lightning.training.figure_callbacks.FigureLogger`.
