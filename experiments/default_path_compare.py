@@ -16,7 +16,9 @@ import json
 import statistics
 from pathlib import Path
 
+from fpam_lightning.analysis.compare import runs_of
 from fpam_lightning.analysis.stats import paired_difference
+from fpam_lightning.analysis.summary import build_summary
 from fpam_lightning.analysis.sweep import collect_jobs
 
 
@@ -30,13 +32,10 @@ def plain_runs(paths: list[Path]) -> dict[tuple[str, int, int], float]:
 
 
 def framework_runs(dirs: list[Path]) -> dict[tuple[str, int, int], float]:
-    runs = {}
-    for d in dirs:
-        for job in collect_jobs(d):
-            r = job.results or {}
-            if job.status == "completed" and r.get("test_acc") is not None:
-                runs[(str(r["dataset"]), int(r["fold"]), int(r["seed"]))] = float(r["test_acc"])
-    return runs
+    """The sweeps' completed runs, read as `summarize` reads them (one configuration)."""
+    jobs = [j for d in dirs for j in collect_jobs(d)]
+    (row,) = build_summary(jobs, {}, whole_grid=False)["rows"]
+    return runs_of(row)
 
 
 def describe(name: str, runs: dict[tuple[str, int, int], float]) -> str:
