@@ -26,10 +26,9 @@ BAD = {
         "optim._target_='torch.optim.SDG' is not a torch optimiser: choose with "
         "optim=<one of adamw, sgd>; did you mean torch.optim.SGD?",
     ),
-    "optimiser label": (
-        ["optim.name=sgdd"],
-        "optim.name='sgdd' does not match optim._target_=torch.optim.SGD (the sgd option): "
-        "choose with optim=<one of adamw, sgd>",
+    "optimiser label": (  # the option's name is Hydra's choice: no label to disagree with it
+        ["+optim.name=sgdd"],
+        "optim.name is not an argument of torch.optim.SGD (its arguments: lr, momentum",
     ),
     "optimiser argument": (
         ["+optim.momentun=0.9"],
@@ -38,20 +37,21 @@ BAD = {
     "optimiser partial": (["optim._partial_=false"], "optim._partial_ must be true"),
     "learning rate": (["optim.lr=0"], "optim.lr=0 must be a positive number"),
     "scheduler": (
-        ["scheduler._target_=torch.optim.lr_scheduler.PolyLR"],
+        ["scheduler.schedule._target_=torch.optim.lr_scheduler.PolyLR"],
         "did you mean torch.optim.lr_scheduler.PolynomialLR?",
     ),
     "scheduler label": (
-        ["scheduler.name=poly"],
-        "choose with scheduler=<one of cosine, none, step>; scheduler.name only labels it",
+        ["scheduler.schedule._target_=torch.optim.lr_scheduler.PolyLR"],
+        "is not a torch learning-rate scheduler: choose with scheduler=<one of cosine, none, step>",
     ),
     "scheduler argument": (
-        ["scheduler=cosine", "+scheduler.T_maxx=5"],
-        "scheduler.T_maxx is not an argument of torch.optim.lr_scheduler.CosineAnnealingLR",
+        ["scheduler=cosine", "+scheduler.schedule.T_maxx=5"],
+        "scheduler.schedule.T_maxx is not an argument of "
+        "torch.optim.lr_scheduler.CosineAnnealingLR",
     ),
     "scheduler needs": (
-        ["scheduler._target_=torch.optim.lr_scheduler.MultiStepLR", "scheduler.name=multistep"],
-        "torch.optim.lr_scheduler.MultiStepLR needs scheduler.milestones",
+        ["scheduler.schedule._target_=torch.optim.lr_scheduler.MultiStepLR"],
+        "torch.optim.lr_scheduler.MultiStepLR needs scheduler.schedule.milestones",
     ),
     "warm-up": (["scheduler.warmup_epochs=-2"], "scheduler.warmup_epochs=-2 must be 0 or a"),
     "floor": (["scheduler=cosine", "scheduler.min_lr_ratio=2"], "must be between 0 and 1"),
@@ -100,9 +100,13 @@ def test_each_bad_setting_is_named_with_its_choices(case, tmp_path):
 
 
 def test_any_torch_optimiser_and_schedule_validate_under_their_own_label(tmp_path):
-    adam = ["optim._target_=torch.optim.Adam", "optim.name=adam", "~optim.momentum"]
-    poly = ["scheduler._target_=torch.optim.lr_scheduler.PolynomialLR", "scheduler.name=poly"]
-    no_step = ["~scheduler.step_size", "~scheduler.gamma", "+scheduler.total_iters=10"]
+    adam = ["optim._target_=torch.optim.Adam", "~optim.momentum"]
+    poly = ["scheduler.schedule._target_=torch.optim.lr_scheduler.PolynomialLR"]
+    no_step = [
+        "~scheduler.schedule.step_size",
+        "~scheduler.schedule.gamma",
+        "+scheduler.schedule.total_iters=10",
+    ]
     validate(compose_train([*adam, "~optim.nesterov", *poly, *no_step], tmp_path))
 
 
@@ -118,7 +122,7 @@ def test_close_timm_names_are_suggested(tmp_path):
 
 def test_all_problems_in_one_message(tmp_path):
     with pytest.raises(ConfigError) as err:
-        validate(compose_train(["data.fold=9", "data.batch_size=0", "optim.name=x"], tmp_path))
+        validate(compose_train(["data.fold=9", "data.batch_size=0", "optim.lr=0"], tmp_path))
     msg = str(err.value)
     assert msg.count(";") >= 2 and "data.fold=9" in msg and "batch_size=0" in msg
 

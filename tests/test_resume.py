@@ -21,7 +21,7 @@ def run(tiny: list[str], out, *extra: str) -> dict:
         [
             *tiny,
             "trainer.deterministic=true",
-            "scheduler.step_size=1",
+            "scheduler.schedule.step_size=1",
             "augment.time_flip=0.5",
             "logger=wandb",
             *extra,

@@ -171,7 +171,7 @@ def test_submitit_local_runs_each_fold_as_a_job(tmp_path, tiny_overrides):
 def test_experiment_recipes_compose(name, tmp_path):
     from hydra.core.hydra_config import HydraConfig
 
-    from fpam_lightning.utils.config import validate
+    from fpam_lightning.utils.config import option_name, validate
 
     cfg = compose_train([f"+experiment={name}"], tmp_path)
     assert cfg.experiment == name
@@ -187,24 +187,26 @@ def test_experiment_recipes_compose(name, tmp_path):
         esc10 = name.endswith("esc10")
         assert cfg.data.batch_size == (16 if esc10 else 32)
         assert cfg.data.num_classes == (10 if esc10 else 50)
-        assert cfg.optim.name == "sgd" and cfg.optim.lr == 0.01 and cfg.optim.momentum == 0.9
+        assert option_name("optim") == "sgd" and cfg.optim.lr == 0.01 and cfg.optim.momentum == 0.9
         assert cfg.optim.weight_decay == 1e-4
-        assert cfg.scheduler.name == "step" and cfg.scheduler.step_size == 20
+        assert option_name("scheduler") == "step" and cfg.scheduler.schedule.step_size == 20
         assert cfg.trainer.max_epochs == 60 and cfg.backbone.name == "resnet50"
         assert cfg.attention.name == ("none" if "baseline" in name else "fpam")
         assert not cfg.mixup.enabled
     if name == "us8k_tutorial":
         assert cfg.backbone.name == "tutorial_cnn" and cfg.attention.name == "none"
-        assert cfg.features.n_mels == 128 and cfg.scheduler.name == "cosine"
+        assert cfg.features.n_mels == 128 and option_name("scheduler") == "cosine"
         assert cfg.model.classifier.hidden == 128 and cfg.augment.time_flip == 0.5
         assert (cfg.model.classifier.dropout, cfg.model.classifier.hidden_dropout) == (0.4, 0.2)
 
 
 def _check_our_recipe(cfg, name: str) -> None:
+    from fpam_lightning.utils.config import option_name
+
     esc10 = name.endswith(("esc10", "esc10_scratch_cpu"))
     assert cfg.data.num_classes == (10 if esc10 else 50)
-    assert cfg.features.normalize == "per_mel" and cfg.optim.name == "adamw"
-    assert cfg.scheduler.name == "cosine" and cfg.scheduler.warmup_epochs > 0
+    assert cfg.features.normalize == "per_mel" and option_name("optim") == "adamw"
+    assert option_name("scheduler") == "cosine" and cfg.scheduler.warmup_epochs > 0
     assert cfg.loss.label_smoothing > 0 and cfg.mixup.enabled and cfg.ema.enabled
     assert 0.9 < cfg.ema.decay < 1 and cfg.augment.freq_mask and cfg.augment.time_mask
     assert cfg.augment.time_shift > 0 and cfg.augment.gain_db > 0

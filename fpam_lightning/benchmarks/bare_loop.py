@@ -27,8 +27,7 @@ def autocast_for(precision: str, device: torch.device):
 
 def sgd_args(cfg: dict) -> dict:
     """torch.optim.SGD's arguments from the `optim` config (the paper's optimiser)."""
-    cfg = dict(cfg)
-    if cfg.pop("name", "sgd") != "sgd":
+    if cfg.get("_target_") != "torch.optim.SGD":
         raise ValueError("the bench times the paper's SGD: use optim=sgd")
     return dict(
         lr=cfg.get("lr", 0.01),

@@ -22,7 +22,7 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from ..models import build_classifier
 from .augment import Augmentation, crop, views
-from .optim import DEFAULT_OPTIM, NO_SCHEDULE, build_optimizer, build_scheduler
+from .optim import build_optimizer, build_scheduler, saved_configs
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -54,8 +54,7 @@ class AudioClassificationModule(LightningModule):
         self._classify = torch.compile(self.net.classify) if compile else self.net.classify
         self.num_classes, self.clip_samples = num_classes, clip_samples
         self.class_names = list(class_names) if class_names else None
-        self.optim_cfg = dict(optim or DEFAULT_OPTIM)
-        self.sched_cfg = dict(scheduler or NO_SCHEDULE)
+        self.optim_cfg, self.sched_cfg = saved_configs(optim, scheduler)
         self.augmentation = Augmentation(augment)
         mix = dict(mixup or {})
         self.mixup = None

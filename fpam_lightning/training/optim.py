@@ -1,9 +1,9 @@
 """The optimiser and the per-epoch learning-rate schedule, instantiated from `optim`/`scheduler`.
 
-Both configs name a torch class as a Hydra partial (`_target_`, `_partial_: true`) with its
-keyword arguments. A few keys are read here instead of being passed on:
+`optim` and `scheduler.schedule` each name a torch class as a Hydra partial (`_target_`,
+`_partial_: true`) with its own keyword arguments only. Beside the schedule, `scheduler` holds
+the keys read here:
 
-- `name` (both): a readable label for results and logs.
 - `scheduler.warmup_epochs`: when > 0, a LinearLR warm-up from lr/(warmup+1) to lr over that
   many epochs, then the main schedule (SequentialLR).
 - `scheduler.min_lr_ratio`: the schedule's floor as a fraction of optim.lr (CosineAnnealingLR's
@@ -17,44 +17,57 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Iterable
+from functools import cache
 from typing import Any
 
 import torch
 from hydra.utils import instantiate
+from omegaconf import OmegaConf
 from torch.optim.lr_scheduler import LinearLR, LRScheduler, MultiStepLR, SequentialLR, StepLR
 
-LABEL = "name"
-SCHEDULE_KEYS = ("warmup_epochs", "min_lr_ratio")  # read here, never passed to torch
+from ..utils.schema import CONF_DIR
 
-DEFAULT_OPTIM: dict[str, Any] = {  # conf/optim/sgd.yaml
-    "_target_": "torch.optim.SGD",
-    "_partial_": True,
-    "name": "sgd",
-    "lr": 0.01,
-    "momentum": 0.9,
-    "weight_decay": 0.0,
-    "nesterov": False,
-}
-NO_SCHEDULE: dict[str, Any] = {"name": "none"}  # conf/scheduler/none.yaml
+NO_SCHEDULE: dict[str, Any] = {"schedule": None}  # conf/scheduler/none.yaml
 
 
-def torch_kwargs(cfg: dict[str, Any], own: Iterable[str] = ()) -> dict[str, Any]:
-    """The config as Hydra instantiates it: without the label and the keys read here."""
-    return {k: v for k, v in cfg.items() if k not in (LABEL, *own)}
+@cache
+def _default_optim() -> dict[str, Any]:
+    return OmegaConf.to_container(OmegaConf.load(CONF_DIR / "optim" / "sgd.yaml"))
+
+
+def default_optim() -> dict[str, Any]:
+    """The optimiser of train.yaml's defaults (conf/optim/sgd.yaml), for a module built bare."""
+    return dict(_default_optim())
+
+
+def saved_configs(
+    optim: dict[str, Any] | None, scheduler: dict[str, Any] | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`optim` and `scheduler` as built here, also from checkpoints written before the schema:
+    those carry a `name` label in both, and the torch schedule's keys beside the project's."""
+    optim = {k: v for k, v in (optim or default_optim()).items() if k != "name"}
+    scheduler = dict(scheduler or NO_SCHEDULE)
+    scheduler.pop("name", None)
+    if "schedule" not in scheduler:
+        own = ("warmup_epochs", "min_lr_ratio")
+        schedule = {k: v for k, v in scheduler.items() if k not in own}
+        scheduler = {k: scheduler[k] for k in own if k in scheduler}
+        scheduler["schedule"] = schedule if schedule.get("_target_") else None
+    return optim, scheduler
 
 
 def build_optimizer(params: Iterable[torch.nn.Parameter], cfg: dict[str, Any]):
-    return instantiate(torch_kwargs(cfg))(params)
+    return instantiate(cfg)(params)
 
 
 def build_scheduler(
     optimizer: torch.optim.Optimizer, cfg: dict[str, Any], max_epochs: int
 ) -> LRScheduler | None:
-    """The per-epoch schedule, or None for a constant learning rate (no `_target_`)."""
-    if not cfg.get("_target_"):
+    """The per-epoch schedule, or None for a constant learning rate (no `schedule`)."""
+    if not cfg.get("schedule"):
         return None
     warmup = int(cfg.get("warmup_epochs", 0) or 0)
-    main = instantiate(torch_kwargs(cfg, SCHEDULE_KEYS))
+    main = instantiate(cfg["schedule"])
     extra: dict[str, Any] = {}
     args = inspect.signature(main.func).parameters
     if "T_max" in args and "T_max" not in main.keywords:

@@ -15,7 +15,7 @@ from helpers import compose_train
 from omegaconf import OmegaConf
 
 from fpam_lightning.training.optim import build_optimizer, build_scheduler
-from fpam_lightning.utils.config import group_options
+from fpam_lightning.utils.config import group_options, option_name
 
 
 def step_factor(e: int, step_size: int, gamma: float, warmup: int) -> float:
@@ -53,9 +53,15 @@ def per_epoch_lrs(optim: dict, sched: dict, max_epochs: int) -> list[float]:
 
 CASES = {
     "step": (["scheduler=step"], 60),
-    "step, small steps": (["scheduler.step_size=3", "scheduler.gamma=0.5", "optim=adamw"], 12),
-    "step + warmup": (["scheduler.step_size=4", "scheduler.warmup_epochs=3"], 15),
-    "step + warmup past a decay": (["scheduler.step_size=2", "scheduler.warmup_epochs=5"], 12),
+    "step, small steps": (
+        ["scheduler.schedule.step_size=3", "scheduler.schedule.gamma=0.5", "optim=adamw"],
+        12,
+    ),
+    "step + warmup": (["scheduler.schedule.step_size=4", "scheduler.warmup_epochs=3"], 15),
+    "step + warmup past a decay": (
+        ["scheduler.schedule.step_size=2", "scheduler.warmup_epochs=5"],
+        12,
+    ),
     "cosine": (["scheduler=cosine"], 12),
     "cosine + floor": (["scheduler=cosine", "scheduler.min_lr_ratio=0.05"], 30),
     "cosine + warmup": (["scheduler=cosine", "scheduler.warmup_epochs=20"], 60),
@@ -71,10 +77,10 @@ def test_per_epoch_lr_equals_the_former_lambda_factors(case, tmp_path):
     overrides, max_epochs = CASES[case]
     optim, sched = _configs(overrides, tmp_path)
     lr, warmup = optim["lr"], sched["warmup_epochs"]
-    if sched["name"] == "step":
+    if option_name("scheduler") == "step":
+        step = sched["schedule"]
         expected = [
-            lr * step_factor(e, sched["step_size"], sched["gamma"], warmup)
-            for e in range(max_epochs)
+            lr * step_factor(e, step["step_size"], step["gamma"], warmup) for e in range(max_epochs)
         ]
     else:
         floor = sched["min_lr_ratio"]
@@ -96,7 +102,7 @@ def test_no_schedule_keeps_the_learning_rate(tmp_path):
 def test_optimisers_are_the_named_torch_classes_with_their_arguments(tmp_path):
     optim, _ = _configs(["optim.weight_decay=1e-4", "optim.nesterov=true"], tmp_path / "sgd")
     sgd = _optimizer(optim)
-    assert type(sgd) is torch.optim.SGD and optim["name"] == "sgd"
+    assert type(sgd) is torch.optim.SGD and option_name("optim") == "sgd"
     assert {k: sgd.defaults[k] for k in ("lr", "momentum", "weight_decay", "nesterov")} == {
         "lr": 0.01,
         "momentum": 0.9,
@@ -105,7 +111,7 @@ def test_optimisers_are_the_named_torch_classes_with_their_arguments(tmp_path):
     }
     optim, _ = _configs(["optim=adamw"], tmp_path / "adamw")
     adamw = _optimizer(optim)
-    assert type(adamw) is torch.optim.AdamW and optim["name"] == "adamw"
+    assert type(adamw) is torch.optim.AdamW and option_name("optim") == "adamw"
     assert (adamw.defaults["lr"], adamw.defaults["weight_decay"]) == (1e-3, 0.01)
 
 
@@ -115,14 +121,16 @@ def test_every_experiment_builds_its_optimiser_and_schedule(experiment, tmp_path
     optim, sched = _configs([f"+experiment={experiment}"], tmp_path)
     opt = _optimizer(optim)
     scheduler = build_scheduler(opt, sched, int(cfg.trainer.max_epochs))
-    assert (scheduler is None) == (sched["name"] == "none")
-    assert type(opt).__name__.lower() == optim["name"]
+    assert (scheduler is None) == (option_name("scheduler") == "none")
+    assert type(opt).__name__.lower() == option_name("optim")
 
 
 def test_configs_and_schedule_state_load_with_weights_only(tmp_path):
     """Checkpoints keep the configs (hyperparameters) and the schedule's state: both must load
     with torch.load(weights_only=True), and a restored schedule must carry on the same way."""
-    optim, sched = _configs(["scheduler.step_size=2", "scheduler.warmup_epochs=3"], tmp_path)
+    optim, sched = _configs(
+        ["scheduler.schedule.step_size=2", "scheduler.warmup_epochs=3"], tmp_path
+    )
     opt = _optimizer(optim)
     scheduler = build_scheduler(opt, sched, 12)
     for _ in range(4):

@@ -1,0 +1,447 @@
+"""The schema of the configs: a dataclass per config group (or per option), in Hydra's ConfigStore.
+
+Each option's YAML names its schema first in its defaults list (`/schema/<group>/<name>@_here_`),
+so Hydra types every key at composition: a key the schema lacks, or a value of the wrong type,
+stops the command before it starts. What a type cannot say (a positive batch size, a probability)
+each dataclass says in `problems()`, one clause per bad value, which `utils/config.validate` joins
+into one line. Numbers that may be written as int or float are `Any` here, so messages echo them
+as written (`data.clip_seconds=2`, `features.f_min=0.0`).
+
+`optim` and `scheduler.schedule` are `_target_` nodes whose keys are the torch class's own
+arguments (any class may be named), so they stay open mappings, checked against the class.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import inspect
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any, ClassVar
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+VAL_MODES = ("test_fold", "split", "none")
+BAD_FILE_MODES = ("error", "skip")
+HYDRA_KEYS = ("_target_", "_partial_")
+
+
+def choices(values) -> str:
+    return ", ".join(str(v) for v in values)
+
+
+def is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def is_positive_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def positive_int(key: str, value, allow_none: bool = False) -> list[str]:
+    if (value is None and allow_none) or is_positive_int(value):
+        return []
+    return [f"{key}={value!r} must be a positive integer"]
+
+
+def count(key: str, value) -> list[str]:
+    """0 or a positive integer."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return []
+    return [f"{key}={value!r} must be 0 or a positive integer"]
+
+
+# --- data -----------------------------------------------------------------------------------
+@dataclass
+class FoldData:
+    """Shared by every data module (training/data.FoldDataModule's arguments)."""
+
+    _target_: str = MISSING
+    root: str = MISSING
+    num_classes: int = MISSING
+    fold: int = MISSING
+    sample_rate: int = MISSING
+    clip_seconds: Any = MISSING
+    cache_seconds: Any = None
+    batch_size: int = MISSING
+    eval_batch_size: int | None = None
+    num_workers: int = 0
+    on_device: bool | None = None
+    val: str = "test_fold"
+    val_fraction: Any = 0.1
+    seed: int = 0
+    download: bool = False
+    url: str | None = None
+    sha256: str | None = None
+    on_bad_file: str = "error"
+    cache_dir: str | None = None
+    synthetic: dict[str, Any] | None = None  # a generated stand-in's sizes (data=synthetic)
+
+    def problems(self) -> list[str]:
+        out = positive_int("data.batch_size", self.batch_size)
+        out += positive_int("data.eval_batch_size", self.eval_batch_size, allow_none=True)
+        if not (isinstance(self.num_workers, int) and self.num_workers >= 0):
+            out.append(f"data.num_workers={self.num_workers!r} must be 0 or a positive integer")
+        if self.val not in VAL_MODES:
+            out.append(f"data.val={self.val!r}: choose one of {choices(VAL_MODES)}")
+        if self.on_bad_file not in BAD_FILE_MODES:
+            out.append(
+                f"data.on_bad_file={self.on_bad_file!r}: choose one of {choices(BAD_FILE_MODES)}"
+            )
+        frac = self.val_fraction
+        if self.val == "split" and not (is_number(frac) and 0 < frac < 1):
+            out.append(f"data.val_fraction={frac!r} must be between 0 and 1 with data.val=split")
+        clip, cached = self.clip_seconds, self.cache_seconds
+        if not (is_number(clip) and clip > 0):
+            out.append(f"data.clip_seconds={clip!r} must be a positive number of seconds")
+        elif cached is not None and not (is_number(cached) and cached >= clip):
+            out.append(
+                f"data.cache_seconds={cached!r} must be null or at least data.clip_seconds={clip}"
+            )
+        return out
+
+
+@dataclass
+class ESC50Data(FoldData):
+    subset: str = "esc50"
+
+
+@dataclass
+class UrbanSound8KData(FoldData):
+    pass
+
+
+# --- the network ----------------------------------------------------------------------------
+@dataclass
+class Features:
+    sample_rate: int = MISSING
+    n_fft: int = MISSING
+    win_length: int | None = None
+    hop_length: int = MISSING
+    n_mels: int = MISSING
+    f_min: Any = 0.0
+    f_max: Any = None
+    power: Any = 2.0
+    scale: str = "log"
+    mel_scale: str = "htk"
+    norm: str | None = None
+    normalize: str = "none"
+    top_db: Any = None
+    db_multiplier: Any = None
+    amin: Any = 1.0e-10
+    pad_mode: str = "reflect"
+
+    def problems(self) -> list[str]:
+        """Sizes and band edges (the clip's length against n_fft spans groups: config.py)."""
+        out: list[str] = []
+        for key in ("sample_rate", "n_fft", "hop_length", "n_mels"):
+            out += positive_int(f"features.{key}", getattr(self, key))
+        out += positive_int("features.win_length", self.win_length, allow_none=True)
+        sr, n_fft, win = self.sample_rate, self.n_fft, self.win_length
+        if all(isinstance(v, int) and v > 0 for v in (n_fft, win)) and win > n_fft:
+            out.append(f"features.win_length={win} must not exceed features.n_fft={n_fft}")
+        if not (is_number(self.power) and self.power > 0):
+            out.append(f"features.power={self.power!r} must be positive (2: power, 1: magnitude)")
+        if not is_positive_int(sr):
+            return out  # the band edges are measured against it
+        f_min, f_max = self.f_min, self.f_max
+        top = f_max if f_max is not None else sr / 2
+        if not (is_number(f_min) and f_min >= 0):
+            out.append(f"features.f_min={f_min!r} must be 0 or a positive frequency (Hz)")
+        elif not (is_number(top) and f_min < top <= sr / 2):
+            out.append(
+                f"features.f_max={f_max!r} must be above features.f_min={f_min} and at most half "
+                f"features.sample_rate={sr} ({sr / 2:g} Hz), or null"
+            )
+        return out
+
+
+@dataclass
+class Backbone:
+    """Every option's keys: a recipe may set a key that another backbone ignores."""
+
+    name: str = MISSING
+    pretrained: bool = False
+    checkpoint: str | None = None
+    checkpoint_prefix: str | None = None
+    checkpoint_keys: str = "timm"
+    partial: bool = False
+    paper_stem: bool | None = None  # the timm ResNets
+    drop_path_rate: float | None = None
+    dropout: float | None = None  # the tutorial's CNN
+
+    def problems(self) -> list[str]:
+        out: list[str] = []
+        if self.name != "tutorial_cnn":
+            import timm
+
+            if not timm.is_model(self.name):
+                near = difflib.get_close_matches(self.name, timm.list_models(), n=5, cutoff=0.6)
+                hint = f"; did you mean {choices(near)}?" if near else ""
+                out.append(
+                    f"backbone.name={self.name!r} is not a timm model (timm.list_models() lists "
+                    f"them; configs: {choices(group_options('backbone'))}){hint}"
+                )
+        if self.checkpoint and not Path(str(self.checkpoint)).is_file():
+            out.append(f"backbone.checkpoint={self.checkpoint} is not a file")
+        return out
+
+
+@dataclass
+class Attention:
+    """Every head's keys (a sweep over attention= keeps a recipe's settings); attention.name and
+    levels are checked with the backbone's levels (config.py). null: the variant's choice."""
+
+    name: str = MISSING
+    levels: Any = None
+    channels: Any = None
+    align_kernel: int | None = None
+    align_act: bool | None = None
+    channel_pool: str | None = None
+    channel_branch_norm: bool | None = None
+    channel_norm: bool | None = None
+    downsample: str | None = None
+    upsample: str | None = None
+    post_norm: bool | None = None
+    global_branch: bool | None = None
+    baseline_logits: str | None = None  # attention=none
+
+
+@dataclass
+class Classifier:
+    hidden: int | None = None
+    dropout: float = 0.0
+    hidden_dropout: float = 0.0
+
+
+@dataclass
+class Model:
+    variant: str = "paper"
+    classifier: Classifier = field(default_factory=Classifier)
+
+    def problems(self) -> list[str]:
+        if self.variant in ("paper", "authors"):
+            return []
+        return [f"model.variant={self.variant!r}: choose one of paper, authors"]
+
+
+# --- the training recipe --------------------------------------------------------------------
+@dataclass
+class Mixup:
+    enabled: bool = False
+    alpha: float = 0.2
+    prob: float = 1.0
+
+
+@dataclass
+class Augment:
+    time_shift: Any = 0.0
+    gain_db: Any = 0.0
+    background: Any = 0.0
+    background_snr_db: list[Any] = field(default_factory=lambda: [0.0, 20.0])
+    time_flip: Any = 0.0
+    freq_mask: int = 0
+    time_mask: int = 0
+    num_masks: int = 2
+
+    BOUNDS: ClassVar[dict[str, tuple[int, int]]] = {
+        "time_shift": (0, 1),
+        "gain_db": (0, 60),
+        "background": (0, 1),
+    }
+
+    def problems(self) -> list[str]:
+        p = self.time_flip
+        out = [] if is_number(p) and 0 <= p <= 1 else [
+            f"augment.time_flip={p!r} must be a probability between 0 and 1"
+        ]  # fmt: skip
+        for key in ("freq_mask", "time_mask", "num_masks"):
+            out += count(f"augment.{key}", getattr(self, key))
+        for key, (low, high) in self.BOUNDS.items():
+            v = getattr(self, key)
+            if not (is_number(v) and low <= v <= high):
+                out.append(f"augment.{key}={v!r} must be a number from {low} to {high}")
+        pair = list(self.background_snr_db)
+        if not (len(pair) == 2 and all(is_number(v) for v in pair) and pair[0] <= pair[1]):
+            out.append(
+                f"augment.background_snr_db={self.background_snr_db!r} must be [low, high] in "
+                "dB, low <= high"
+            )
+        return out
+
+
+@dataclass
+class Ema:
+    enabled: bool = False
+    decay: Any = 0.999
+
+    def problems(self) -> list[str]:
+        if is_number(self.decay) and 0 < self.decay < 1:
+            return []
+        return [f"ema.decay={self.decay!r} must be between 0 and 1 (e.g. 0.999)"]
+
+
+@dataclass
+class Eval:
+    tta_crops: int | None = 1  # evaluate: null scores as the training run did
+
+    def problems(self) -> list[str]:
+        return positive_int("eval.tta_crops", self.tta_crops)
+
+
+@dataclass
+class Loss:
+    label_smoothing: float = 0.0
+
+
+@dataclass
+class Debug:
+    nan_at_step: int | None = None
+
+    def problems(self) -> list[str]:
+        step = self.nan_at_step
+        if step is None or step >= 0:
+            return []
+        return [f"debug.nan_at_step={step!r} must be null or a step number >= 0"]
+
+
+@dataclass
+class Scheduler:
+    """The project's keys beside the torch schedule, which `schedule` instantiates (or null)."""
+
+    warmup_epochs: int = 0  # > 0: linear warm-up from lr/(warmup_epochs+1) to lr first
+    min_lr_ratio: Any = None  # the floor as a fraction of optim.lr (eta_min), when it has one
+    schedule: dict[str, Any] | None = None
+
+    def problems(self) -> list[str]:
+        out = count("scheduler.warmup_epochs", self.warmup_epochs)
+        floor = self.min_lr_ratio
+        if floor is not None and not (is_number(floor) and 0 <= floor <= 1):
+            out.append(f"scheduler.min_lr_ratio={floor!r} must be between 0 and 1")
+        schedule = self.schedule or {}
+        if "step_size" in schedule:
+            out += positive_int("scheduler.schedule.step_size", schedule["step_size"])
+        gamma = schedule.get("gamma")
+        if "gamma" in schedule and not (is_number(gamma) and gamma > 0):
+            out.append(f"scheduler.schedule.gamma={gamma!r} must be a positive number")
+        return out
+
+
+# --- `_target_` nodes naming a torch class ---------------------------------------------------
+@cache
+def _torch_classes(kind: str) -> tuple[str, ...]:
+    """The importable torch classes an optim/scheduler config may name (for suggestions)."""
+    module, base = TORCH_BASES[kind]()
+    return tuple(
+        f"{module.__name__}.{n}"
+        for n, c in vars(module).items()
+        if isinstance(c, type) and issubclass(c, base) and c is not base and not n.startswith("_")
+    )
+
+
+def _optim_base():
+    import torch
+
+    return torch.optim, torch.optim.Optimizer
+
+
+def _scheduler_base():
+    import torch
+
+    return torch.optim.lr_scheduler, torch.optim.lr_scheduler.LRScheduler
+
+
+TORCH_BASES = {"optimiser": _optim_base, "learning-rate scheduler": _scheduler_base}
+
+
+def _locate_class(path: str) -> type | None:
+    """The class at a dotted path, or None (quietly: Hydra's own lookup logs its failures)."""
+    module, _, name = path.rpartition(".")
+    try:
+        found = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError, ValueError):
+        return None
+    return found if isinstance(found, type) else None
+
+
+def torch_partial_problems(
+    node: dict[str, Any], key: str, group: str, kind: str, derived: tuple[str, ...] = ()
+) -> tuple[list[str], type | None]:
+    """A torch class (optimiser or scheduler) as a Hydra partial with its own arguments only.
+
+    Returns the problems and the class, when it resolves, for checks that span groups.
+    """
+    target = node.get("_target_")
+    choose = f"choose with {group}=<one of {choices(group_options(group))}>"
+    if target is None:
+        return [f"{key}._target_ is missing: {choose}"], None
+    _, base = TORCH_BASES[kind]()
+    cls = _locate_class(str(target))
+    if cls is None or not issubclass(cls, base) or cls is base:
+        classes = {path.rsplit(".", 1)[-1]: path for path in _torch_classes(kind)}
+        near = difflib.get_close_matches(str(target).rsplit(".", 1)[-1], classes, n=1)
+        near = [classes[n] for n in near]
+        hint = f"; did you mean {choices(near)}?" if near else ""
+        return [f"{key}._target_={target!r} is not a torch {kind}: {choose}{hint}"], None
+    out = []
+    if node.get("_partial_") is not True:
+        first = "parameters" if kind == "optimiser" else "optimizer"
+        out.append(f"{key}._partial_ must be true (training passes the {first} later)")
+    params = list(inspect.signature(cls).parameters.values())[1:]  # after params / optimizer
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return out, cls
+    names = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    given = [k for k in node if k not in HYDRA_KEYS]
+    unknown = [k for k in given if k not in names]
+    if unknown:
+        near = [m for k in unknown for m in difflib.get_close_matches(k, names, n=1)]
+        hint = f"; did you mean {choices(near)}?" if near else ""
+        out.append(
+            f"{choices(f'{key}.{k}' for k in unknown)} "
+            f"{'is not an argument' if len(unknown) == 1 else 'are not arguments'} of {target} "
+            f"(its arguments: {choices(names)}){hint}"
+        )
+    for p in params:
+        if p.name in names and p.default is p.empty and p.name not in (*given, *derived):
+            out.append(f"{target} needs {key}.{p.name}")
+    return out, cls
+
+
+# --- where the schemas live -----------------------------------------------------------------
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"  # shipped inside the package
+
+
+def group_options(group: str) -> list[str]:
+    """The option names of a config group, from the files in conf/<group>/."""
+    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+
+
+# schema/<group>/<name>: what conf/<group>/<option>.yaml (or train.yaml) lists first.
+SCHEMAS: dict[str, dict[str, type]] = {
+    "data": {"esc50": ESC50Data, "us8k": UrbanSound8KData},
+    "features": {"features": Features},
+    "backbone": {"backbone": Backbone},
+    "attention": {"attention": Attention},
+    "mixup": {"mixup": Mixup},
+    "augment": {"augment": Augment},
+    "scheduler": {"scheduler": Scheduler},
+    "model": {"model": Model},
+    "loss": {"loss": Loss},
+    "ema": {"ema": Ema},
+    "eval": {"eval": Eval},
+    "debug": {"debug": Debug},
+}
+
+
+def register() -> None:
+    """Put every schema in Hydra's ConfigStore (idempotent), before any config is composed."""
+    store = ConfigStore.instance()
+    for group, schemas in SCHEMAS.items():
+        for name, node in schemas.items():
+            store.store(group=f"schema/{group}", name=name, node=node)
+
+
+register()
