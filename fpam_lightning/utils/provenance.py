@@ -32,7 +32,9 @@ def _git(*args: str) -> str | None:
 def git_state() -> dict[str, Any]:
     """The commit of the code being run and whether its tree differs from it; None outside a
     git checkout (an installed wheel)."""
-    commit = _git("rev-parse", "HEAD")
+    # A wheel installed in a venv inside some repository is not that repository's code.
+    tracked = _git("ls-files", "--error-unmatch", "__init__.py") is not None
+    commit = _git("rev-parse", "HEAD") if tracked else None
     status = _git("status", "--porcelain") if commit else None
     return {
         "commit": commit.strip() if commit else None,
