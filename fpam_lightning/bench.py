@@ -77,7 +77,7 @@ def measure(ctx: Context) -> dict[str, Any]:
     """Every measurement, in order; the measured part of the report (`report.summarize`)."""
     torch.backends.cudnn.benchmark = ctx.device.type == "cuda"
     write_clips(ctx)
-    dm = build_datamodule(ctx.cfg(on_device=False, tag="data"))
+    dm = build_datamodule(ctx.cfg(on_device=False, tag="data").data)
     phases = first_pass.measure(ctx, dm)  # leaves dm set up, its cache filled
     phases.update(data_path.measure(ctx, dm))
     clips = data_path.device_clips(dm, ctx.device)

@@ -206,7 +206,7 @@ def test_a_front_end_too_small_for_the_backbone_fails_in_one_line(tmp_path):
     """What no rule foresees fails at the first forward pass (the FLOP count), as a ConfigError."""
     from hydra.utils import instantiate
 
-    from fpam_lightning.training.build import build_module
+    from fpam_lightning.training.build import build_module, module_hparams
     from fpam_lightning.training.run import first_forward_flops
 
     overrides = ["backbone=tutorial_cnn", "attention=none", "features.n_mels=1", "data=synthetic"]
@@ -215,5 +215,5 @@ def test_a_front_end_too_small_for_the_backbone_fails_in_one_line(tmp_path):
     dm = instantiate(cfg.data, _convert_="all")  # not prepared: the model needs only its sizes
     with pytest.raises(ConfigError, match="the network cannot take a 16000-sample clip with "
                        "features.n_mels=1") as err:  # fmt: skip
-        first_forward_flops(cfg, build_module(cfg, dm), dm)
+        first_forward_flops(build_module(module_hparams(cfg), dm), dm)
     assert "\n" not in str(err.value)

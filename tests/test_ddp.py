@@ -13,7 +13,7 @@ import pytest
 from helpers import compose_train, run_cli
 from lightning.pytorch import Trainer
 
-from fpam_lightning.training.build import build_datamodule, build_module
+from fpam_lightning.training.build import build_datamodule, build_module, module_hparams
 
 ODD = {"num_classes": 3, "clips_per_class_per_fold": 3, "seconds": 0.5, "sample_rate": 16000}
 
@@ -74,7 +74,7 @@ def test_ddp_cpu_multirun_job_reduces_over_both_ranks(tmp_path):
 
     # The same last-epoch weights, evaluated by one process over the whole held-out fold.
     cfg = compose_train([*ovr, "trainer=cpu"], tmp_path / "eval")
-    dm = build_datamodule(cfg)
+    dm = build_datamodule(cfg.data)
     dm.prepare_data()
     trainer = Trainer(
         accelerator="cpu",
@@ -84,7 +84,10 @@ def test_ddp_cpu_multirun_job_reduces_over_both_ranks(tmp_path):
         default_root_dir=str(tmp_path / "eval"),
     )
     single = trainer.test(
-        build_module(cfg, dm), datamodule=dm, ckpt_path=res["ckpt_path"], verbose=False
+        build_module(module_hparams(cfg), dm),
+        datamodule=dm,
+        ckpt_path=res["ckpt_path"],
+        verbose=False,
     )[0]
     assert res["test_acc"] == pytest.approx(single["test/acc"], abs=1e-6)
     assert res["test_loss"] == pytest.approx(single["test/loss"], rel=1e-4)

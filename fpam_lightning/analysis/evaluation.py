@@ -153,7 +153,7 @@ def log_to_wandb(cfg: DictConfig, out: Path, results: dict, rows: list[dict]) ->
         wcfg,
         job_type="evaluate",
         name=f"evaluate-{results['dataset']}-fold{results['fold']}",
-        group=group or sweep_group(cfg, out),
+        group=group or sweep_group(str(cfg.experiment), out),
         tags=[t for t in (experiment, str(cfg.experiment)) if t],
         dir=out,
         config={"ckpt_path": results["ckpt_path"], "fold": results["fold"]},

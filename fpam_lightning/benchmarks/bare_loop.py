@@ -13,7 +13,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from ..training.build import build_datamodule, build_module
+from ..training.build import build_datamodule, build_module, module_hparams
 from .common import Context
 
 
@@ -99,7 +99,7 @@ def build(ctx: Context, waves: torch.Tensor, targets: torch.Tensor, tag: str) ->
     """A bare loop over the network that training builds (seeded alike), config in work/tag."""
     torch.manual_seed(0)
     cfg = ctx.cfg(on_device=True, tag=tag)
-    module = build_module(cfg, build_datamodule(cfg))
+    module = build_module(module_hparams(cfg), build_datamodule(cfg.data))
     s = ctx.settings
     return BareLoop(
         module, waves, targets, ctx.device, s["precision"], s["channels_last"], ctx.sync

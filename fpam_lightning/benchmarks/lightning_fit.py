@@ -17,8 +17,9 @@ import torch
 from lightning.pytorch import Callback, Trainer, seed_everything
 from omegaconf import DictConfig
 
-from ..training.build import build_datamodule, build_module, build_trainer
+from ..training.build import build_datamodule, build_module, build_trainer, module_hparams
 from ..training.callbacks import build_callbacks
+from ..training.ema import build_ema
 from .common import Context
 
 if TYPE_CHECKING:
@@ -31,11 +32,12 @@ def lightning_parts(
 ) -> tuple[Trainer, AudioClassificationModule, FoldDataModule]:
     """The (trainer, module, datamodule) that `train()` builds from `cfg`, without a logger."""
     seed_everything(int(cfg.seed), workers=True, verbose=False)  # as train() does
-    dm = build_datamodule(cfg)
+    dm = build_datamodule(cfg.data)
     dm.prepare_data()
-    module = build_module(cfg, dm)
+    module = build_module(module_hparams(cfg), dm)
     out = Path(cfg.paths.output_dir)
-    trainer = build_trainer(cfg, out, [*build_callbacks(cfg, out, False), *callbacks], **trainer_kw)
+    own = build_callbacks(cfg.callbacks, out, False, build_ema(cfg.ema), cfg.debug.nan_at_step)
+    trainer = build_trainer(cfg.trainer, out, [*own, *callbacks], **trainer_kw)
     return trainer, module, dm
 
 

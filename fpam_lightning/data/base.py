@@ -119,6 +119,7 @@ class FoldDataModule(LightningDataModule):
         self.sample_rate = int(sample_rate)
         # The network sees clip_samples; the cache may hold longer clips (cache_seconds), which
         # the LightningModule crops: at random in training, at the centre in evaluation.
+        self.clip_seconds = clip_seconds  # as configured, for messages
         self.clip_samples = int(round(clip_seconds * sample_rate))
         self.cache_samples = (
             int(round(cache_seconds * sample_rate)) if cache_seconds else self.clip_samples

@@ -1,6 +1,11 @@
-"""Build the three Lightning parts of a run from its composed config: data, module, trainer.
+"""Build the Lightning parts of a run, each from its own part of the config.
 
-Shared by `train`, `evaluate` and `bench`, so each command builds them exactly as training does.
+`train` (training/run.py) hands each builder its node: the data module gets `data`, the trainer
+`trainer`, the callbacks `callbacks` (training/callbacks.py), the loggers `logger`
+(training/loggers.py). The module gets its hyperparameters, gathered once from the network's and
+the recipe's nodes (`module_hparams`): what its checkpoints keep, and what the run's identity
+and records are read from afterwards. Shared by `train` and `bench`, so each command builds the
+parts exactly as training does.
 """
 
 from __future__ import annotations
@@ -26,40 +31,49 @@ def net_config(cfg: DictConfig) -> dict[str, Any]:
     return OmegaConf.to_container(OmegaConf.masked_copy(cfg, NET_GROUPS), resolve=True)
 
 
-def build_datamodule(cfg: DictConfig) -> FoldDataModule:
-    return instantiate(cfg.data, _convert_="all")
+def module_hparams(cfg: DictConfig) -> dict[str, Any]:
+    """The module's part of the config as plain data: the network, the optimiser and schedule,
+    augmentation, mixup, the loss, the seed and how evaluation scores (eval.tta_crops)."""
 
-
-def build_module(cfg: DictConfig, dm: FoldDataModule) -> AudioClassificationModule:
     def plain(key: str) -> dict[str, Any]:
         return OmegaConf.to_container(cfg[key], resolve=True)
 
+    return {
+        "net": net_config(cfg),
+        "optim": plain("optim"),
+        "scheduler": plain("scheduler"),
+        "mixup": plain("mixup"),
+        "augment": plain("augment"),
+        "label_smoothing": float(cfg.loss.label_smoothing),
+        "seed": int(cfg.seed),
+        "compile": bool(cfg.compile),
+        "channels_last": bool(cfg.channels_last),
+        "tta_crops": int(cfg.eval.tta_crops),
+    }
+
+
+def build_datamodule(data: DictConfig) -> FoldDataModule:
+    """The data module of the `data` node."""
+    return instantiate(data, _convert_="all")
+
+
+def build_module(hparams: dict[str, Any], dm: FoldDataModule) -> AudioClassificationModule:
+    """The module from its hyperparameters (`module_hparams`), sized by the data module."""
     return AudioClassificationModule(
-        net=net_config(cfg),
-        num_classes=dm.num_classes,
-        clip_samples=dm.clip_samples,
-        optim=plain("optim"),
-        scheduler=plain("scheduler"),
-        mixup=plain("mixup"),
-        augment=plain("augment"),
-        label_smoothing=float(cfg.loss.label_smoothing),
-        seed=int(cfg.seed),
-        compile=bool(cfg.compile),
-        channels_last=bool(cfg.channels_last),
-        tta_crops=int((cfg.get("eval") or {}).get("tta_crops", 1)),
+        **hparams, num_classes=dm.num_classes, clip_samples=dm.clip_samples
     )
 
 
 def build_trainer(
-    cfg: DictConfig,
+    trainer: DictConfig,
     output_dir: Path,
     callbacks: Iterable[Callback],
     loggers: list | None = None,
     **overrides: Any,
 ) -> Trainer:
-    """The configured Trainer with atomic, weights_only checkpoint I/O and cluster plugins."""
+    """The `trainer` node's Trainer with atomic, weights_only checkpoint I/O and cluster plugins."""
     return instantiate(
-        cfg.trainer,
+        trainer,
         logger=loggers or False,
         default_root_dir=str(output_dir),
         callbacks=list(callbacks),

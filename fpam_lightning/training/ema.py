@@ -36,9 +36,7 @@ def ema_update(
 class EMA(WeightAveraging):
     """Lightning's weight averaging with an EMA update after every optimiser step."""
 
-    def __init__(self, decay: float):
-        if not 0.0 < decay < 1.0:
-            raise ValueError(f"ema.decay={decay!r} must be between 0 and 1")
+    def __init__(self, decay: float):  # its range: the schema's (utils/schema.py, Ema)
         super().__init__(avg_fn=functools.partial(ema_update, decay=float(decay)))
         self.decay = float(decay)
 

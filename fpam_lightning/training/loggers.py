@@ -7,7 +7,7 @@ sweep), named after its configuration and fold, so runs never overwrite each oth
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +19,14 @@ from ..utils.io import write_text_atomic
 RUN_ID_FILE = "wandb_run_id.txt"
 
 
-def run_name(cfg: DictConfig, dataset: str) -> str:
-    mix = "mixup" if cfg.mixup.get("enabled") else "nomix"
+def run_name(experiment: str, dataset: str, fold: int, hparams: Mapping[str, Any]) -> str:
+    """`<experiment>-<data>-<backbone>-<head>-<variant>-<mixup>-fold<k>-seed<s>`, from the data
+    set and the module's hyperparameters (training/build.py, `module_hparams`)."""
+    net = hparams["net"]
+    mix = "mixup" if (hparams.get("mixup") or {}).get("enabled") else "nomix"
     return (
-        f"{cfg.experiment}-{dataset}-{cfg.backbone.name}-"
-        f"{cfg.attention.name}-{cfg.model.variant}-{mix}-fold{cfg.data.fold}-seed{cfg.seed}"
+        f"{experiment}-{dataset}-{net['backbone']['name']}-{net['attention']['name']}-"
+        f"{net['model']['variant']}-{mix}-fold{fold}-seed{hparams['seed']}"
     )
 
 
@@ -32,7 +35,7 @@ def group_name(experiment: str, folder: Path) -> str:
     return f"{experiment}/{Path(folder).name}"
 
 
-def sweep_group(cfg: DictConfig, output_dir: Path) -> str:
+def sweep_group(experiment: str, output_dir: Path) -> str:
     """The sweep folder for a multirun job, else the run folder: shared by a sweep's jobs."""
     try:
         from hydra.core.hydra_config import HydraConfig
@@ -40,10 +43,10 @@ def sweep_group(cfg: DictConfig, output_dir: Path) -> str:
 
         hc = HydraConfig.get()
         if hc.mode == RunMode.MULTIRUN:
-            return group_name(str(cfg.experiment), Path(hc.sweep.dir))
+            return group_name(experiment, Path(hc.sweep.dir))
     except ValueError:
         pass
-    return group_name(str(cfg.experiment), output_dir)
+    return group_name(experiment, output_dir)
 
 
 def job_overrides() -> dict[str, object]:
@@ -105,9 +108,12 @@ def open_wandb_run(
     )
 
 
-def build_loggers(cfg: DictConfig, output_dir: Path, dataset: str) -> list[Logger]:
+def build_loggers(
+    lcfg: DictConfig | None, output_dir: Path, name: str, experiment: str
+) -> list[Logger]:
+    """The `logger` node's loggers; the W&B run is `name`, tagged and grouped by `experiment`."""
     loggers: list[Logger] = []
-    lcfg = cfg.get("logger") or {}
+    lcfg = lcfg or {}
     if lcfg.get("wandb"):
         w = lcfg.wandb
         id_file = output_dir / RUN_ID_FILE
@@ -115,9 +121,9 @@ def build_loggers(cfg: DictConfig, output_dir: Path, dataset: str) -> list[Logge
         logger = WandbLogger(
             project=w.project,
             entity=w.get("entity"),
-            name=run_name(cfg, dataset),
-            group=w.get("group") or sweep_group(cfg, output_dir),
-            tags=[str(cfg.experiment), *list(w.get("tags") or [])],
+            name=name,
+            group=w.get("group") or sweep_group(experiment, output_dir),
+            tags=[experiment, *list(w.get("tags") or [])],
             save_dir=str(output_dir),
             offline=wandb_offline(w.get("offline", True)),
             log_model=bool(w.get("log_model", False)),

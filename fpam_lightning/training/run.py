@@ -25,10 +25,11 @@ from ..utils.errors import ConfigError
 from ..utils.provenance import provenance
 from ..utils.results import write_results
 from .augment import view_kind
-from .build import build_datamodule, build_module, build_trainer
+from .build import build_datamodule, build_module, build_trainer, module_hparams
 from .callbacks import build_callbacks
 from .checkpoint import check_resume
 from .ddp import use_job_config_for_ddp_children
+from .ema import EMA, build_ema
 from .loggers import build_loggers, log_config, remember_wandb_run, run_name
 from .preemption import Preemption
 from .search import is_search
@@ -57,52 +58,58 @@ def resolve_ckpt_path(ckpt_path: str | None, output_dir: Path) -> str | None:
     return ckpt_path
 
 
-def resume_path(cfg: DictConfig, output_dir: Path, module: Any) -> str | None:
+def resume_path(ckpt_path: str | None, output_dir: Path, module: Any) -> str | None:
     """The checkpoint to resume from, checked against this run's model: one line, not
     Lightning's load_state_dict traceback, when it holds another architecture."""
-    path = resolve_ckpt_path(cfg.ckpt_path, output_dir)
+    path = resolve_ckpt_path(ckpt_path, output_dir)
     if path is not None:
         check_resume(path, module)
     return path
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:
-    """Fit on the training folds, test on the held-out fold, return (and write) the results."""
+    """Fit on the training folds, test on the held-out fold, return (and write) the results.
+
+    Each part is built from its own node of `cfg`; what the run is and how it was scored are
+    read back from the parts (the module's hyperparameters, the data module, the average)."""
     start = time.time()
     output_dir = output_dir_of(cfg)
     output_dir.mkdir(parents=True, exist_ok=True)
-    seed_everything(int(cfg.seed), workers=True, verbose=False)
+    experiment, hparams = str(cfg.experiment), module_hparams(cfg)
+    seed_everything(hparams["seed"], workers=True, verbose=False)
     torch.set_float32_matmul_precision(str(cfg.get("matmul_precision", "highest")))
 
-    dm = build_datamodule(cfg)
+    dm = build_datamodule(cfg.data)
     if is_local_zero():
         dm.prepare_data()  # fails fast, before any Trainer or worker exists
-    module = build_module(cfg, dm)
-    size = model_size(cfg, module, dm)
+    module = build_module(hparams, dm)
+    size = model_size(module, dm)
 
     use_job_config_for_ddp_children(cfg, output_dir)  # DDP ranks: this job, this folder
-    loggers = build_loggers(cfg, output_dir, dm.name)
-    trainer = build_trainer(
-        cfg, output_dir, build_callbacks(cfg, output_dir, bool(loggers)), loggers
-    )
+    name = run_name(experiment, dm.name, dm.fold, module.hparams)
+    loggers = build_loggers(cfg.logger, output_dir, name, experiment)
+    ema = build_ema(cfg.ema)
+    nan_at_step = cfg.debug.nan_at_step
+    callbacks = build_callbacks(cfg.callbacks, output_dir, bool(loggers), ema, nan_at_step)
+    trainer = build_trainer(cfg.trainer, output_dir, callbacks, loggers)
     wandb_id = None
     if loggers and trainer.is_global_zero:
         log_config(loggers, cfg)
         wandb_id = remember_wandb_run(loggers, output_dir)
 
-    trainer.fit(module, datamodule=dm, ckpt_path=resume_path(cfg, output_dir, module))
+    trainer.fit(module, datamodule=dm, ckpt_path=resume_path(cfg.ckpt_path, output_dir, module))
     preemption = next((c for c in trainer.callbacks if isinstance(c, Preemption)), None)
     if preemption is not None and preemption.preempted:
         return preempted(trainer, preemption, output_dir, dm.fold)
     val_acc = inner_val_acc(trainer, dm)  # before testing, which resets the metrics
     results = {
         "status": "completed",
-        **run_identity(cfg, dm),
+        **run_identity(experiment, name, module, dm),
         **held_out_scores(trainer, module, dm),
         **best_on_test(module, dm),
         "val_mode": dm.val_mode,
         "val_acc": val_acc,
-        **scoring(cfg, dm, module),
+        **scoring(ema, dm, module),
         "epochs": int(trainer.current_epoch),
         "num_train": int(len(dm.indices["train"])),
         "num_test": int(len(dm.indices["test"])),
@@ -138,17 +145,18 @@ def held_out_scores(trainer: Trainer, module: Any, dm: Any) -> dict[str, Any]:
     return {"test_acc": float(test["test/acc"]), "test_loss": float(test["test/loss"])}
 
 
-def model_size(cfg: DictConfig, module: Any, dm: Any) -> dict[str, int]:
+def model_size(module: Any, dm: Any) -> dict[str, int]:
     """Parameters and FLOPs per clip, logged and recorded in results.json."""
     size = {
         "num_parameters": count_parameters(module.net),
-        "flops_per_clip": first_forward_flops(cfg, module, dm),
+        "flops_per_clip": first_forward_flops(module, dm),
     }
+    net = module.hparams["net"]
     log.info(
         "model: %s + %s head (%s variant), %.2fM parameters, %.2f GFLOPs per %.2f s clip",
-        cfg.backbone.name,
-        cfg.attention.name,
-        cfg.model.variant,
+        net["backbone"]["name"],
+        net["attention"]["name"],
+        net["model"]["variant"],
         size["num_parameters"] / 1e6,
         size["flops_per_clip"] / 1e9,
         dm.clip_samples / dm.sample_rate,
@@ -156,17 +164,19 @@ def model_size(cfg: DictConfig, module: Any, dm: Any) -> dict[str, int]:
     return size
 
 
-def first_forward_flops(cfg: DictConfig, module: Any, dm: Any) -> int:
+def first_forward_flops(module: Any, dm: Any) -> int:
     """FLOPs per clip, from the first forward pass: a front end that cannot feed the backbone
     (too few mels or frames) fails here, in one line, before any training."""
     try:
         return count_flops(module.net, dm.clip_samples)
     except (RuntimeError, ValueError) as e:
-        f = cfg.features
+        net = module.hparams["net"]
+        f = net["features"]
         raise ConfigError(
             f"invalid configuration: the network cannot take a {dm.clip_samples}-sample clip "
-            f"with features.n_mels={f.n_mels}, n_fft={f.n_fft}, hop_length={f.hop_length} "
-            f"(data.clip_seconds={cfg.data.clip_seconds}, backbone={cfg.backbone.name}): "
+            f"with features.n_mels={f['n_mels']}, n_fft={f['n_fft']}, "
+            f"hop_length={f['hop_length']} (data.clip_seconds={dm.clip_seconds}, "
+            f"backbone={net['backbone']['name']}): "
             f"{str(e).strip().splitlines()[0][:200]}"
         ) from e
 
@@ -183,18 +193,20 @@ def check_scores(test: dict[str, Any], dm: Any) -> None:
         )
 
 
-def run_identity(cfg: DictConfig, dm: Any) -> dict[str, Any]:
-    """What a summary groups and pairs runs by: the configuration, data set, fold and seed."""
+def run_identity(experiment: str, name: str, module: Any, dm: Any) -> dict[str, Any]:
+    """What a summary groups and pairs runs by: the configuration, data set, fold and seed, as
+    built (the module's hyperparameters and the data module)."""
+    hp, net = module.hparams, module.hparams["net"]
     return {
-        "experiment": str(cfg.experiment),
-        "run_name": run_name(cfg, dm.name),
+        "experiment": experiment,
+        "run_name": name,
         "dataset": dm.name,
         "fold": dm.fold,
-        "seed": int(cfg.seed),
-        "backbone": str(cfg.backbone.name),
-        "attention": str(cfg.attention.name),
-        "variant": str(cfg.model.variant),
-        "mixup": bool(cfg.mixup.get("enabled", False)),
+        "seed": int(hp["seed"]),
+        "backbone": str(net["backbone"]["name"]),
+        "attention": str(net["attention"]["name"]),
+        "variant": str(net["model"]["variant"]),
+        "mixup": module.mixup is not None,
     }
 
 
@@ -205,11 +217,10 @@ def inner_val_acc(trainer: Trainer, dm: Any) -> float | None:
     return float(acc) if dm.val_mode == "split" and acc is not None else None
 
 
-def scoring(cfg: DictConfig, dm: Any, module: Any) -> dict[str, Any]:
+def scoring(ema: EMA | None, dm: Any, module: Any) -> dict[str, Any]:
     """Which weights and which views of each clip the held-out scores come from."""
-    ema = cfg.get("ema") or {}
     return {
-        "ema_decay": float(ema.decay) if ema.get("enabled") else None,
+        "ema_decay": ema.decay if ema is not None else None,
         "scoring": view_kind(module.tta_crops, dm.cache_samples, dm.clip_samples),
     }
 

@@ -79,7 +79,7 @@ def test_on_device_fit_sees_the_loader_batches(tiny_overrides, tmp_path):
 
 def test_loader_level_batches_match_for_train_and_eval(tiny_overrides, tmp_path):
     cfg = compose_train([*tiny_overrides, "data.batch_size=4", "data.eval_batch_size=3"], tmp_path)
-    dm = build_datamodule(cfg)
+    dm = build_datamodule(cfg.data)
     dm.prepare_data()
     dm.setup("fit")
     assert isinstance(dm.waves, np.memmap)  # the host path reads the cache, never a copy
@@ -120,7 +120,7 @@ def test_auto_setting_is_on_for_a_gpu_when_the_data_fits():
 
 def test_each_ddp_rank_gathers_its_own_shard(tiny_overrides, tmp_path):
     cfg = compose_train([*tiny_overrides, "data.batch_size=4", "data.on_device=true"], tmp_path)
-    dm = build_datamodule(cfg)
+    dm = build_datamodule(cfg.data)
     dm.prepare_data()
     dm.setup("fit")
     loader = dm.train_dataloader()

@@ -204,7 +204,7 @@ def test_cache_seconds_reaches_the_module_crop(tiny_overrides, tmp_path):
     import torch
     from helpers import compose_train
 
-    from fpam_lightning.training.build import build_datamodule, build_module
+    from fpam_lightning.training.build import build_datamodule, build_module, module_hparams
 
     cfg = compose_train(
         [
@@ -215,10 +215,10 @@ def test_cache_seconds_reaches_the_module_crop(tiny_overrides, tmp_path):
         ],
         tmp_path / "run",
     )
-    dm = build_datamodule(cfg)
+    dm = build_datamodule(cfg.data)
     dm.prepare_data()
     dm.setup()
-    module = build_module(cfg, dm)
+    module = build_module(module_hparams(cfg), dm)
     assert dm.waves.shape[1] == 8000 and module.clip_samples == dm.clip_samples == 4000
     wave = torch.from_numpy(np.array(dm.waves[:4]))
     assert torch.equal(module.crop(wave, train=False), wave[:, 2000:6000])

@@ -41,7 +41,7 @@ def test_per_mel_statistics_come_from_the_training_folds_only(tiny_overrides, tm
     results = train(cfg)
     state = torch.load(results["ckpt_path"], map_location="cpu", weights_only=True)["state_dict"]
 
-    dm = build_datamodule(cfg)
+    dm = build_datamodule(cfg.data)
     dm.setup("fit")
     features = OmegaConf.to_container(cfg.features, resolve=True)
 

@@ -36,10 +36,15 @@ def test_the_switch_builds_lightnings_callback(tiny_overrides, tmp_path):
     assert isinstance(ema, WeightAveraging) and ema.decay == 0.9
     off = compose_train(tiny_overrides, tmp_path / "a")
     assert not off.ema.enabled and not any(
-        isinstance(c, EMA) for c in build_callbacks(off, tmp_path, False)
+        isinstance(c, EMA)
+        for c in build_callbacks(off.callbacks, tmp_path, False, build_ema(off.ema))
     )
     on = compose_train([*tiny_overrides, *EMA_ON], tmp_path / "b")
-    assert [c.decay for c in build_callbacks(on, tmp_path, False) if isinstance(c, EMA)] == [0.9]
+    assert [
+        c.decay
+        for c in build_callbacks(on.callbacks, tmp_path, False, build_ema(on.ema))
+        if isinstance(c, EMA)
+    ] == [0.9]
 
 
 def _tensors_equal(a: dict, b: dict) -> bool:
@@ -64,7 +69,7 @@ def test_an_ema_run_tests_saves_and_hands_on_the_average(tiny_overrides, tmp_pat
     loaded = load_checkpoint(results["ckpt_path"])
     assert _tensors_equal(loaded.module.state_dict(), average)
     # ...and score it exactly as the run's own test pass did.
-    dm = build_datamodule(cfg)
+    dm = build_datamodule(cfg.data)
     dm.prepare_data()
     dm.setup("test")
     scored = score(loaded.module, dm.test_dataloader())

@@ -71,7 +71,7 @@ def test_a_run_scored_on_shifts_says_so_and_scores_that(tiny_overrides, tmp_path
     assert results["scoring"] == "mean of 4 shifts"
     # The held-out numbers are the mean over 4 shifts of the saved weights.
     loaded = load_checkpoint(results["ckpt_path"])
-    dm = build_datamodule(cfg)
+    dm = build_datamodule(cfg.data)
     dm.prepare_data()
     dm.setup("test")
     probs, targets = [], []
