@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: help install train test test-all lint format bench clean clean-logs
+.PHONY: help install train test test-all test-slurm slurm-up slurm-down slurm-status lint format bench clean clean-logs
 
 help:  ## List the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -23,10 +23,22 @@ train: $(STAMP)  ## Train the main job (ESC-50 fold 1, ResNet50 + FPAM); ARGS=".
 	$(BIN)/python -m fpam_lightning.train $(ARGS)
 
 test: $(STAMP)  ## The quick tests (what CI runs)
-	$(BIN)/python -m pytest -m "not slow" $(ARGS)
+	$(BIN)/python -m pytest -m "not slow and not slurm" $(ARGS)
 
 test-all: $(STAMP)  ## All tests, the slow ones too
 	$(BIN)/python -m pytest $(ARGS)
+
+test-slurm: $(STAMP)  ## The cluster tests (needs a cluster: make slurm-up)
+	$(BIN)/python -m pytest -m slurm $(ARGS)
+
+slurm-up:  ## Install (apt, once), configure and start a one-node SLURM cluster here (root)
+	scripts/slurm_cluster.sh up
+
+slurm-down:  ## Stop that cluster's daemons
+	scripts/slurm_cluster.sh stop
+
+slurm-status:  ## Which of its daemons run, and sinfo
+	scripts/slurm_cluster.sh status
 
 lint: $(STAMP)  ## ruff check and format check
 	$(BIN)/ruff check fpam_lightning tests experiments

@@ -110,7 +110,8 @@ class Preemption(Callback):
         if callable(previous) and "submitit" in owner:
             previous(self.signum, None)  # submitit checkpoints its job spec and requeues
             return
-        if self.requeue and is_global_zero and under_slurm():
+        # Not on SIGTERM: under SLURM that is scancel (or the end), never a request to come back.
+        if self.requeue and is_global_zero and under_slurm() and self.signum != signal.SIGTERM:
             array = os.environ.get("SLURM_ARRAY_JOB_ID")
             task = os.environ.get("SLURM_ARRAY_TASK_ID")
             job = f"{array}_{task}" if array else os.environ["SLURM_JOB_ID"]
