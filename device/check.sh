@@ -7,14 +7,17 @@ out=${1:-device_check}
 [ $# -gt 0 ] && shift
 py=${PYTHON:-python3}
 mkdir -p "$out"
-if [ -d device/wheelhouse ]; then
+if "$py" -c "import hydra, omegaconf, wandb, soundfile" 2>/dev/null; then
+  echo "hydra, omegaconf, wandb and soundfile are installed: nothing to install" >"$out/install.log"
+elif [ -d device/wheelhouse ]; then
   if ! "$py" -m pip install --no-index --find-links device/wheelhouse --no-cache-dir \
       --disable-pip-version-check -r device/requirements.txt >"$out/install.log" 2>&1; then
     echo "error: installing device/wheelhouse failed; see $out/install.log" >&2
     exit 2
   fi
 else
-  echo "no device/wheelhouse here (make wheelhouse builds it): using the installed packages" \
-    >"$out/install.log"
+  echo "error: hydra, omegaconf, wandb or soundfile is missing and there is no device/wheelhouse" \
+    "(make wheelhouse builds it)" >&2
+  exit 2
 fi
 exec "$py" -m fpam_lightning.device_check --out "$out" "$@"

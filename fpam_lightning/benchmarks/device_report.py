@@ -77,7 +77,10 @@ def matmul_tflops(size: int = 8192, repeats: int = 10) -> float | None:
     for _ in range(repeats):
         a @ b
     torch.cuda.synchronize()
-    return 2 * size**3 * repeats / (time.perf_counter() - start) / 1e12
+    rate = 2 * size**3 * repeats / (time.perf_counter() - start) / 1e12
+    del a, b
+    torch.cuda.empty_cache()  # the steps after this run in their own processes
+    return rate
 
 
 def environment() -> dict[str, Any]:
