@@ -14,7 +14,7 @@ from lightning.pytorch import Callback, Trainer
 from omegaconf import DictConfig, OmegaConf
 
 from ..data.base import FoldDataModule
-from .ckpt_io import SafeCheckpointIO
+from .checkpoint import SafeCheckpointIO
 from .module import AudioClassificationModule
 from .preemption import cluster_plugins
 

@@ -1,10 +1,11 @@
 """Read any checkpoint file with `torch.load(weights_only=True)`, with one set of messages.
 
 Every path that opens a checkpoint goes through `safe_torch_load`: resuming training (the
-Lightning CheckpointIO), evaluate / predict / export (`training.checkpoint`) and backbone
-weights (`backbone.checkpoint`). Only tensors and plain containers are unpickled, so a file
-from an untrusted source cannot run code. When loading fails, the message says which of three
-things is wrong:
+Lightning CheckpointIO) and evaluate / predict / export (both in `training.checkpoint`, the
+project's one checkpoint module, which re-exports what is here), and backbone weights
+(`backbone.checkpoint`, read by `models.weights`, a layer below training: hence utils).
+Only tensors and plain containers are unpickled, so a file from an untrusted source cannot run
+code. When loading fails, the message says which of three things is wrong:
 
 * the path is not a file;
 * the file is not a PyTorch checkpoint at all (random bytes, an empty or truncated file, a
