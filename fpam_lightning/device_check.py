@@ -28,8 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .benchmarks import device_report
-from .utils.cli import argv_command
+from .utils.cli import argv_command, command_parser
 from .utils.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -50,11 +49,8 @@ REHEARSE_BENCH = [
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(
-        prog="python -m fpam_lightning.device_check",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    prog = "python -m fpam_lightning.device_check"
+    ap = command_parser(prog, __doc__, f"{prog} --out device_check   ({prog} --rehearse on a CPU)")
     ap.add_argument("--out", default="device_check", help="the report folder (made if absent)")
     ap.add_argument("--rehearse", action="store_true", help="every size shrunk, on the CPU")
     ap.add_argument("--budget-s", type=float, default=450.0, help="wall-clock budget in seconds")
@@ -123,6 +119,8 @@ def fold_data(work: Path, rehearse: bool) -> tuple[Path, int, int]:
 
 
 def run_fold(steps: Steps, work: Path, rehearse: bool) -> None:
+    from .benchmarks import device_report  # here: `--help` needs no torch
+
     root, classes, _ = fold_data(work, rehearse)
     seconds = FOLD_DATA["rehearse" if rehearse else "gpu"][2]
     run = work / "fold"
@@ -180,6 +178,8 @@ def run_ddp(steps: Steps, work: Path, rehearse: bool) -> None:
 
 
 def run_bench(steps: Steps, out: Path, rehearse: bool) -> None:
+    from .benchmarks import device_report  # here: `--help` needs no torch
+
     flags = REHEARSE_BENCH if rehearse else ["--preset", "paper"]
     what = "bench " + ("(shrunk, CPU)" if rehearse else "--preset paper")
     step = steps.command(
@@ -197,6 +197,8 @@ def run_gpu_tests(steps: Steps) -> None:
 
 def run(argv: list[str]) -> int:
     args = parse_args(argv)
+    from .benchmarks import device_report  # here, after parsing: `--help` needs no torch
+
     skip = set(filter(None, args.skip.split(",")))
     out = Path(args.out).absolute()
     out.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,11 @@ import soundfile as sf
 import torch
 from helpers import REPO, compose_train, error_lines, run_cli, unwritable
 
-from fpam_lightning.training.ckpt_io import SafeCheckpointIO, UnsafeCheckpointError, safe_torch_load
+from fpam_lightning.training.checkpoint import (
+    SafeCheckpointIO,
+    UnsafeCheckpointError,
+    safe_torch_load,
+)
 from fpam_lightning.training.numerics import NumericalError
 from fpam_lightning.training.run import train
 from fpam_lightning.utils.cli import PREEMPTED_EXIT_CODE

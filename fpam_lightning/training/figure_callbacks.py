@@ -27,6 +27,7 @@ from lightning.pytorch.loggers import WandbLogger
 
 from ..analysis.reports import prediction_rows, write_embeddings, write_report
 from ..analysis.scoring import score
+from .lightning_internals import averaged_module
 
 log = logging.getLogger("fpam_lightning")
 
@@ -35,9 +36,9 @@ def scored_module(trainer: Trainer, module: LightningModule) -> LightningModule:
     """The weights the run is scored with: the weight average's copy when one is kept (ema),
     so an epoch's figures show what validation, test and last.ckpt see."""
     for cb in trainer.callbacks:
-        average = getattr(cb, "_average_model", None) if isinstance(cb, WeightAveraging) else None
+        average = averaged_module(cb) if isinstance(cb, WeightAveraging) else None
         if average is not None:
-            return average.module
+            return average
     return module
 
 
