@@ -8,6 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-$(mktemp -d)}
+mkdir -p "$OUT"
 PY=${PY:-.venv/bin/python}
 export WANDB_MODE=offline WANDB_SILENT=true HF_HUB_OFFLINE=1
 TINY="data=synthetic data.num_classes=4 data.clip_seconds=0.5 data.batch_size=8 data.num_workers=0
