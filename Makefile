@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: help install train test test-all lint format bench clean clean-logs
+.PHONY: help install train test test-all lint lint-imports format bench clean clean-logs
 
 help:  ## List the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -28,9 +28,12 @@ test: $(STAMP)  ## The quick tests (what CI runs)
 test-all: $(STAMP)  ## All tests, the slow ones too
 	$(BIN)/python -m pytest $(ARGS)
 
-lint: $(STAMP)  ## ruff check and format check
+lint: lint-imports  ## ruff check, format check and the import layers
 	$(BIN)/ruff check fpam_lightning tests experiments
 	$(BIN)/ruff format --check fpam_lightning tests experiments
+
+lint-imports: $(STAMP)  ## The import layers of pyproject.toml (import-linter): nothing imports upward
+	$(BIN)/lint-imports
 
 format: $(STAMP)  ## ruff format and autofix
 	$(BIN)/ruff format fpam_lightning tests experiments

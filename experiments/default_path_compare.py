@@ -6,7 +6,7 @@
 `--plain`: the JSON files `plain_resnet18_esc10.py` writes (one per seed). `--framework`: sweep
 folders of `python -m fpam_lightning.train -m ... data.fold=1,2,3,4,5 seed=S`. Prints each
 side's per-fold accuracies and 5-fold means, and the paired difference (framework − plain) over
-the matched runs with its 95 % interval, paired t and Wilcoxon p (`analysis.stats`).
+the matched runs with its 95 % interval, paired t and Wilcoxon p (`stats.significance`).
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ import json
 import statistics
 from pathlib import Path
 
-from fpam_lightning.analysis.compare import runs_of
-from fpam_lightning.analysis.stats import paired_difference
-from fpam_lightning.analysis.summary import build_summary
-from fpam_lightning.analysis.sweep import collect_jobs
+from fpam_lightning.stats.compare import runs_of
+from fpam_lightning.stats.cv_summary import build_summary
+from fpam_lightning.stats.runs import collect_jobs
+from fpam_lightning.stats.significance import paired_difference
 
 
 def plain_runs(paths: list[Path]) -> dict[tuple[str, int, int], float]:

@@ -1,7 +1,7 @@
 """The paper's figures as PNGs, drawn from a run's artefacts: `python -m fpam_lightning.figures`.
 
-Each figure has a plotting function (`analysis.plots`, used by the training callbacks too) and
-a sub-command (`analysis.run_figures`):
+Each figure has a plotting function (`plotting.plots`, used by the training callbacks too) and
+a sub-command (`plotting.run_figures`):
 
   attention  CKPT [WAV ...] [--predictions predictions.csv --per-class]   log-mel + FPAM maps
   tsne       embeddings.npz [...]         t-SNE of pooled features, one panel per file (epoch)
@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .analysis import run_figures
+from .plotting import run_figures
 from .utils.cli import argv_command
 
 COMMANDS = {

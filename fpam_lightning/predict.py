@@ -14,7 +14,7 @@ folders (searched recursively for .wav/.flac/.ogg/.aiff/.mp3). Settings:
 Any channel count, sample rate and length is accepted: audio is mixed to mono and resampled to
 the model's rate. A file no longer than the training clip is zero-padded, as in training; a
 longer one is cut into clip-length windows (the last one flush with the end) whose class
-probabilities are averaged (`analysis.inference`). A file that cannot be read, or that holds
+probabilities are averaged (`inference.predictor`). A file that cannot be read, or that holds
 NaN/Inf samples, is reported on stderr and the others are still scored (exit code 1); a bad
 checkpoint exits with code 2.
 """
@@ -25,12 +25,20 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .analysis.inference import FilePrediction, expand, predict_file, window_hop
-from .analysis.reports import file_table, top_k, window_table, write_csv
-from .analysis.scoring import pick_device
+from .inference.predictor import (
+    FilePrediction,
+    expand,
+    file_table,
+    predict_file,
+    top_k,
+    window_hop,
+    window_table,
+)
+from .inference.scoring import pick_device
 from .training.checkpoint import load_checkpoint
 from .utils.cli import argv_command
 from .utils.errors import FpamError
+from .utils.run_files import write_csv
 
 DEFAULTS = {
     "ckpt_path": None,

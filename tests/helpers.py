@@ -131,3 +131,14 @@ def unwritable(folder: Path) -> Iterator[str]:
 def error_lines(text: str) -> list[str]:
     """The `error:` lines of a command's output (a user error prints exactly one)."""
     return [line for line in text.splitlines() if line.startswith("error:")]
+
+
+def png_shape(path: Path) -> tuple[int, int]:
+    """(height, width) of a non-empty PNG, read back by Matplotlib."""
+    assert path.is_file() and path.stat().st_size > 0, path
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", path
+    import matplotlib.image as mpimg
+
+    img = mpimg.imread(path)
+    assert img.std() > 0, f"{path} is blank"
+    return img.shape[:2]

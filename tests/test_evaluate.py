@@ -1,6 +1,6 @@
 """evaluate: the CLI's files, the report's agreement with predictions.csv, W&B, errors.
 
-Pooling several folds' reports is tested with the library, in tests/analysis/test_reports.py.
+Pooling several folds' reports is tested with the library, in tests/reporting/test_fold_report.py.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ the sweep's order for that key (`none` in `attention=none,fpam`). Runs are paire
 fold, seed): a difference is only ever taken between runs of the same data, fold and seed, and
 rows that share none (different data sets, disjoint folds) are reported as not paired.
 
-Besides the paired difference of held-out accuracies (`stats.paired_difference`), each pair
+Besides the paired difference of held-out accuracies (`significance.paired_difference`), each pair
 gets McNemar's test on the out-of-fold predictions of the same clips, one test per shared seed
 (clips scored under several seeds are not independent, so seeds are never pooled into one
 test).
@@ -23,8 +23,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .reports import PREDICTIONS_FILE
-from .stats import mcnemar, paired_difference
+from ..utils.run_files import PREDICTIONS_FILE
+from .significance import mcnemar, paired_difference
 
 RunKey = tuple[str, int, int]
 

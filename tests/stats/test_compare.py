@@ -15,8 +15,8 @@ import pytest
 from analysis_run import make_job, write_multirun_yaml
 from helpers import run_cli
 
-from fpam_lightning.analysis.paper import paper_accuracy
-from fpam_lightning.analysis.summary import summarize
+from fpam_lightning.reporting.cv_report import summarize
+from fpam_lightning.stats.paper import paper_accuracy
 
 FOLDS, SEEDS = (1, 2, 3, 4, 5), (0, 1, 2)
 

@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from fpam_lightning.analysis.stats import mcnemar, mean_interval, paired_difference, seed_averaged
+from fpam_lightning.stats.significance import (
+    mcnemar,
+    mean_interval,
+    paired_difference,
+    seed_averaged,
+)
 
 
 def runs(values, dataset="esc10", seeds=(0, 1, 2)):

@@ -1,0 +1,12 @@
+"""Cross-validation statistics over the files that runs leave behind; no torch, no Matplotlib.
+
+  runs          reading a sweep's job folders, their overrides and results.json
+  cv_summary    the cross-validation summary as data: rows, folds, seeds, steps
+  compare       paired comparisons of rows (and of ablation steps)
+  significance  intervals, paired tests, McNemar (scipy.stats)
+  paper         the paper's tables beside the summary's rows
+  markdown      the summary as markdown
+
+import-linter (pyproject.toml) keeps this package free of torch, Lightning, Matplotlib and of
+`training`, `models` and `data`.
+"""
