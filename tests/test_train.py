@@ -30,6 +30,11 @@ def test_train_writes_results_and_checkpoint(tiny_overrides, tmp_path):
     # How it was scored: the centre crop of the raw weights; no inner split, no val_acc.
     assert on_disk["scoring"] == "centre crop" and on_disk["ema_decay"] is None
     assert on_disk["val_mode"] == "test_fold" and on_disk["val_acc"] is None
+    # Which code, packages, device and data made it.
+    prov = on_disk["provenance"]
+    assert set(prov) == {"commit", "dirty", "packages", "device", "data"}
+    assert prov["device"] == "cpu" and prov["packages"]["lightning"]
+    assert prov["data"]["clips"] == on_disk["num_train"] + on_disk["num_test"]
     # The CSV logger wrote per-epoch validation accuracy and the final test accuracy.
     with open(tmp_path / "csv" / "metrics.csv") as f:
         rows = list(csv.DictReader(f))

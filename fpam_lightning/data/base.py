@@ -23,7 +23,7 @@ from . import checks
 from . import device as device_data
 from .download import fetch_dataset
 from .samplers import EpochShuffle, loader_generator
-from .tables import ClipTable
+from .tables import ClipTable, fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -279,6 +279,12 @@ class FoldDataModule(LightningDataModule):
         self.indices = {"train": train, "val": val, "test": test}
         info = {"name": self.name, "fold": self.fold, "val_mode": self.val_mode}
         checks.log_statistics(table, keep, self.indices, info)
+
+    def fingerprint(self) -> dict[str, object]:
+        """The rows this run's data set used (after any skipped file): `tables.fingerprint`."""
+        assert self.table is not None, "call setup() first"
+        keep = np.array([i not in self._bad for i in range(len(self.table))], dtype=bool)
+        return fingerprint(self.table, keep)
 
     def dataset(self, split: str) -> WaveformDataset:
         return WaveformDataset(self.waves, self.table.targets, self.indices[split])

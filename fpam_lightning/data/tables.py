@@ -10,6 +10,7 @@ clip listed twice. Every error names the file, the CSV row and the reason.
 from __future__ import annotations
 
 import csv
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -183,3 +184,15 @@ def clip_table(
         csv_path=path,
         extra={"original_targets": ids} if reindex else {},
     )
+
+
+def fingerprint(table: ClipTable, keep: np.ndarray | None = None) -> dict[str, object]:
+    """What a run's data was: a hash of the rows it used (file, fold, class name, in order),
+    their count and the CSV's name. Two copies of a data set with the same rows hash alike; a
+    changed label, fold or skipped clip changes the hash."""
+    used = range(len(table)) if keep is None else np.flatnonzero(keep)
+    h = hashlib.sha256()
+    for i in used:
+        name = table.class_names[int(table.targets[i])]
+        h.update(f"{table.files[i]}\t{int(table.folds[i])}\t{name}\n".encode())
+    return {"sha256": h.hexdigest(), "clips": len(used), "csv": table.csv_path.name}

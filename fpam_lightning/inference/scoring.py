@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..utils.errors import FpamError
+from ..utils.errors import ConfigError, FpamError
 
 
 @dataclass
@@ -73,7 +73,13 @@ def pick_device(name: str) -> torch.device:
     """`auto` is CUDA when there is a GPU, else the CPU; any other name is taken as given."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError as e:
+        raise ConfigError(f"device={name}: not a device name (auto, cpu, cuda, cuda:1)") from e
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device={name} needs a GPU, but torch sees none: use device=cpu")
+    return device
 
 
 def write_embeddings(path: str | Path, scores: Scores, class_names: Sequence[str], title: str):

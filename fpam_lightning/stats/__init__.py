@@ -1,7 +1,8 @@
-"""Cross-validation statistics over the files that runs leave behind; no torch, no Matplotlib.
+"""Statistics over finished runs: no torch, no models; summaries run where no model does.
 
   runs          reading a sweep's job folders, their overrides and results.json
   cv_summary    the cross-validation summary as data: rows, folds, seeds, steps
+  crossval      paired tests with the fold as the unit, Holm, McNemar and the clip vote
   compare       paired comparisons of rows (and of ablation steps)
   significance  intervals, paired tests, McNemar (scipy.stats)
   paper         the paper's tables beside the summary's rows

@@ -22,6 +22,7 @@ from omegaconf import DictConfig
 from ..models import count_flops, count_parameters
 from ..utils.cli import output_dir_of
 from ..utils.errors import ConfigError
+from ..utils.provenance import provenance
 from ..utils.results import write_results
 from .augment import view_kind
 from .build import build_datamodule, build_module, build_trainer
@@ -112,6 +113,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "wandb_run_id": wandb_id,
         "output_dir": str(output_dir),
         "duration_s": round(time.time() - start, 2),
+        "provenance": provenance(trainer.strategy.root_device, dm.fingerprint()),
     }
     if trainer.is_global_zero:
         write_results(output_dir, results)

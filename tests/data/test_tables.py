@@ -187,3 +187,27 @@ def test_rows_are_file_lines_and_cells_are_tidied(tmp_path):
     assert table.files == ["a.wav", "b.wav", "c.wav"] and table.rows == [2, 4, 5]
     assert table.class_names == ["dog", "cat"] and table.folds.tolist() == [1, 2, 3]
     assert table.targets.dtype == np.int64 and table.describe(2) == "c.wav (meta.csv row 5)"
+
+
+def test_the_data_fingerprint_follows_the_rows_used(esc_dir):
+    """Same rows, same hash (a byte-order mark changes nothing); a relabelled clip changes it."""
+
+    def fingerprint_of(root, fold=1):
+        dm = ESC50DataModule(
+            str(root), subset="esc10", num_classes=10, fold=fold, sample_rate=16000,
+            clip_seconds=0.5, num_workers=0, batch_size=4, cache_dir=str(root.parent / "cache"),
+        )  # fmt: skip
+        dm.prepare_data()
+        dm.setup()
+        return dm.fingerprint()
+
+    first = fingerprint_of(esc_dir)
+    assert first["clips"] == 50 and first["csv"] == "esc50.csv" and len(first["sha256"]) == 64
+    assert fingerprint_of(esc_dir, fold=3) == first  # one data set: every fold alike
+    resave_with_bom(esc_dir / "meta" / "esc50.csv")
+    assert fingerprint_of(esc_dir) == first
+    header, rows = read_csv(esc_dir / "meta" / "esc50.csv")
+    row = next(r for r in rows if r[header.index("esc10")] == "True")
+    row[header.index("fold")] = "2" if row[header.index("fold")] != "2" else "3"
+    write_csv(esc_dir / "meta" / "esc50.csv", header, rows)
+    assert fingerprint_of(esc_dir)["sha256"] != first["sha256"]
