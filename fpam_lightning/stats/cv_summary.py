@@ -222,6 +222,8 @@ def _notes(rows: list[dict[str, Any]], read_twice: int) -> list[str]:
     warn = mismatches(origins) if any(origins) else []
     if warn:
         notes.append("the runs come from " + "; ".join(warn))
+    elif origins and not any(origins):
+        notes.append("the runs record no provenance (commit, packages, data): older than it")
     return notes
 
 
