@@ -12,7 +12,6 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from .reporting.evaluation import evaluate
 from .utils.cli import hydra_command
 from .utils.errors import FpamError
 
@@ -23,6 +22,8 @@ def main(cfg: DictConfig) -> float:
     if cfg.get("ckpt_path") in (None, "", "null"):
         raise FpamError("give the checkpoint to evaluate: ckpt_path=RUN/checkpoints/last.ckpt")
     OmegaConf.resolve(cfg)
+    from .reporting.evaluation import evaluate  # here: `--help` needs no torch
+
     return evaluate(cfg)["test_acc"]
 
 

@@ -13,13 +13,14 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig
 
-from .inference.model_export import export
 from .utils.cli import hydra_command
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="export")
 @hydra_command
 def main(cfg: DictConfig) -> None:
+    from .inference.model_export import export  # here: `--help` needs no torch
+
     info = export(
         str(cfg.ckpt_path),
         str(cfg.format),

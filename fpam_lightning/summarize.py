@@ -14,21 +14,16 @@ incomplete sweeps. A multirun writes the same files when it ends
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
-from .reporting.cv_report import SUMMARY_JSON, SUMMARY_MD, SUMMARY_PNG, summarize
-from .stats.markdown import to_markdown
-from .stats.runs import job_dirs
-from .utils.cli import argv_command
+from .utils.cli import argv_command, command_parser
 from .utils.errors import FpamError
 
 
 def run(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m fpam_lightning.summarize", description=__doc__.split("\n")[0]
-    )
+    prog = "python -m fpam_lightning.summarize"
+    parser = command_parser(prog, __doc__, f"{prog} logs/quickstart/multiruns/TIME")
     parser.add_argument(
         "sweep_dirs", type=Path, nargs="+", help="multirun folders (logs/<exp>/multiruns/...)"
     )
@@ -40,6 +35,10 @@ def run(argv: list[str]) -> int:
         "configuration each): compare each with the one before, and the last with the first",
     )
     args = parser.parse_args(argv)
+    from .reporting.cv_report import SUMMARY_JSON, SUMMARY_MD, SUMMARY_PNG, summarize
+    from .stats.markdown import to_markdown
+    from .stats.runs import job_dirs
+
     for d in args.sweep_dirs:
         if not d.is_dir():
             raise FpamError(f"{d} is not a folder")

@@ -108,8 +108,20 @@ def test_bf16_run_scores_through_evaluate_predict_and_export(tiny_overrides, tmp
 
 
 # --- channels_last and the on-device data path ---------------------------------------------
-def test_channels_last_and_on_device_data_give_the_default_paths_results(tiny_overrides, tmp_path):
-    """One multirun of the four combinations, with augmentation, EMA, mixup and crops.
+@pytest.mark.parametrize(
+    "layouts",
+    [
+        # Quick: both runs in channels_last, on the host loader and on the device.
+        pytest.param("true", id="channels_last"),
+        # The whole grid: channels_last against the default layout too.
+        pytest.param("false,true", id="both-layouts", marks=pytest.mark.slow),
+    ],
+)
+def test_channels_last_and_on_device_data_give_the_default_paths_results(
+    layouts, tiny_overrides, tmp_path
+):
+    """One multirun over data.on_device (and the layouts), with augmentation, EMA, mixup and
+    test-time crops.
 
     The on-device path (the cache on the device, crop and augmentation there) must see the
     same batches and draws as the host loader: the trained weights are equal. channels_last
@@ -128,7 +140,7 @@ def test_channels_last_and_on_device_data_give_the_default_paths_results(tiny_ov
         "augment.freq_mask=4",
         "augment.background=0.5",
         "trainer.deterministic=true",
-        "channels_last=false,true",
+        f"channels_last={layouts}",
         "data.on_device=false,true",
         f"hydra.sweep.dir={sweep}",
     )
@@ -137,24 +149,26 @@ def test_channels_last_and_on_device_data_give_the_default_paths_results(tiny_ov
         overrides = (job / ".hydra" / "overrides.yaml").read_text().lower()
         key = ("channels_last=true" in overrides, "data.on_device=true" in overrides)
         runs[key] = results_of(job)
-    assert len(runs) == 4
+    layout_values = [v == "true" for v in layouts.split(",")]
+    assert sorted(runs) == sorted((c, d) for c in layout_values for d in (False, True))
     x = fresh_input()
     states = {
         k: torch.load(r["ckpt_path"], weights_only=True)["state_dict"] for k, r in runs.items()
     }
     logits = {k: logits_of(Path(r["ckpt_path"]), x) for k, r in runs.items()}
-    for layout in (False, True):
+    for layout in layout_values:
         host, device = runs[(layout, False)], runs[(layout, True)]
         for name, w in states[(layout, False)].items():
             assert torch.allclose(w.float(), states[(layout, True)][name].float(), atol=1e-6), name
         assert device["test_loss"] == pytest.approx(host["test_loss"], abs=1e-6)
         assert device["test_acc"] == host["test_acc"]
-    for on_device in (False, True):
-        default, last = runs[(False, on_device)], runs[(True, on_device)]
-        torch.testing.assert_close(
-            logits[(True, on_device)], logits[(False, on_device)], atol=ATOL, rtol=RTOL
-        )
-        assert last["test_loss"] == pytest.approx(default["test_loss"], abs=ATOL)
+    if len(layout_values) == 2:
+        for on_device in (False, True):
+            default, last = runs[(False, on_device)], runs[(True, on_device)]
+            torch.testing.assert_close(
+                logits[(True, on_device)], logits[(False, on_device)], atol=ATOL, rtol=RTOL
+            )
+            assert last["test_loss"] == pytest.approx(default["test_loss"], abs=ATOL)
     # The channels_last run's own weights give the same logits in either layout.
     loaded = load_checkpoint(runs[(True, True)]["ckpt_path"])
     with torch.no_grad():

@@ -22,6 +22,7 @@ from lightning.pytorch.callbacks import WeightAveraging
 from lightning.pytorch.loggers import WandbLogger
 
 from ..inference.scoring import score, write_embeddings
+from ..training.lightning_internals import averaged_module
 from ..utils.run_files import prediction_rows
 
 log = logging.getLogger("fpam_lightning")
@@ -31,9 +32,9 @@ def scored_module(trainer: Trainer, module: LightningModule) -> LightningModule:
     """The weights the run is scored with: the weight average's copy when one is kept (ema),
     so an epoch's figures show what validation, test and last.ckpt see."""
     for cb in trainer.callbacks:
-        average = getattr(cb, "_average_model", None) if isinstance(cb, WeightAveraging) else None
+        average = averaged_module(cb) if isinstance(cb, WeightAveraging) else None
         if average is not None:
-            return average.module
+            return average
     return module
 
 

@@ -16,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from ..data.base import FoldDataModule
 from ..utils.errors import ConfigError
-from .ckpt_io import SafeCheckpointIO
+from .checkpoint import SafeCheckpointIO
 from .module import AudioClassificationModule
 from .preemption import cluster_plugins
 

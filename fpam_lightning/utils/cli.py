@@ -11,6 +11,7 @@ traceback.
 
 from __future__ import annotations
 
+import argparse
 import functools
 import logging
 import sys
@@ -23,6 +24,7 @@ from typing import Any, TypeVar
 from omegaconf import DictConfig
 
 from .errors import FpamError
+from .provenance import provenance
 from .results import write_results
 
 log = logging.getLogger("fpam_lightning")
@@ -59,8 +61,27 @@ def exit_on_user_error() -> Iterator[None]:
         sys.exit(USER_ERROR_EXIT_CODE)
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """The command's docstring as written, and every option with its default."""
+
+
+def command_parser(prog: str, doc: str | None, example: str) -> argparse.ArgumentParser:
+    """The parser of a command that is not a Hydra app (predict, figures, summarize, bench):
+    `-h`/`--help` prints its usage, its docstring (what it needs, its settings and their
+    defaults), every option with its default, and one example."""
+    return argparse.ArgumentParser(
+        prog=prog,
+        description=doc,
+        epilog=f"example:\n  {example}",
+        formatter_class=HelpFormatter,
+    )
+
+
 def argv_command(run: Callable[[list[str]], int]) -> Callable[[Sequence[str] | None], int]:
-    """Wrap an argparse command `run(argv) -> exit code` as `main(argv=None) -> exit code`."""
+    """Wrap an argparse command `run(argv) -> exit code` as `main(argv=None) -> exit code`.
+
+    Its imports of torch and the project's machinery belong inside `run`, after parsing, so
+    that `--help` answers at once."""
 
     @functools.wraps(run)
     def main(argv: Sequence[str] | None = None) -> int:
@@ -94,7 +115,13 @@ def record_failure(cfg: DictConfig, error: str) -> None:
     data = cfg.get("data") or {}
     write_results(
         output_dir_of(cfg),
-        {"status": "failed", "error": error, "fold": data.get("fold"), "seed": cfg.get("seed")},
+        {
+            "status": "failed",
+            "error": error,
+            "fold": data.get("fold"),
+            "seed": cfg.get("seed"),
+            "provenance": provenance(),
+        },
     )
 
 

@@ -1,7 +1,7 @@
 """checkpoint: loading a training checkpoint safely, and clear errors for anything else.
 
 Every load path (evaluate / predict / export, resuming training, backbone.checkpoint) goes
-through `utils.checkpoints.safe_torch_load`; the files here are real ones written by the test.
+through `utils.safe_load.safe_torch_load`; the files here are real ones written by the test.
 """
 
 from __future__ import annotations
@@ -15,9 +15,14 @@ from analysis_run import trained_run
 
 from fpam_lightning.models.backbones import TimmBackbone
 from fpam_lightning.models.weights import load_backbone_checkpoint
-from fpam_lightning.training.checkpoint import CheckpointError, load_checkpoint, read_checkpoint
-from fpam_lightning.training.ckpt_io import SafeCheckpointIO
-from fpam_lightning.utils.checkpoints import UnsafeCheckpointError, safe_torch_load
+from fpam_lightning.training.checkpoint import (
+    CheckpointError,
+    SafeCheckpointIO,
+    UnsafeCheckpointError,
+    load_checkpoint,
+    read_checkpoint,
+    safe_torch_load,
+)
 
 
 @pytest.fixture(scope="module")

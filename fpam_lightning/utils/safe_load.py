@@ -1,10 +1,11 @@
 """Read any checkpoint file with `torch.load(weights_only=True)`, with one set of messages.
 
 Every path that opens a checkpoint goes through `safe_torch_load`: resuming training (the
-Lightning CheckpointIO), evaluate / predict / export (`training.checkpoint`) and backbone
-weights (`backbone.checkpoint`). Only tensors and plain containers are unpickled, so a file
-from an untrusted source cannot run code. When loading fails, the message says which of three
-things is wrong:
+Lightning CheckpointIO) and evaluate / predict / export (both in `training.checkpoint`, the
+project's one checkpoint module, which re-exports what is here), and backbone weights
+(`backbone.checkpoint`, read by `models.weights`, a layer below training: hence utils).
+Only tensors and plain containers are unpickled, so a file from an untrusted source cannot run
+code. When loading fails, the message says which of three things is wrong:
 
 * the path is not a file;
 * the file is not a PyTorch checkpoint at all (random bytes, an empty or truncated file, a
@@ -16,11 +17,9 @@ things is wrong:
 
 from __future__ import annotations
 
-import _compat_pickle
 import io
 import os
 import pickle
-import pickletools
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -96,74 +95,85 @@ def unreadable_reason(path: Path, error: BaseException) -> str:
 
 def pickled_objects(path: Path) -> list[str]:
     """The classes and functions (module.name) a well-formed checkpoint's pickle names that
-    weights_only does not allow; empty when the file holds no well-formed pickle.
+    weights_only does not allow, sorted; empty when the file holds no well-formed pickle.
 
-    Read with `pickletools`, which parses the opcodes and builds nothing.
+    torch's `get_unsafe_globals_in_checkpoint` reads the zip files torch.save writes without
+    building anything. It does not take a legacy torch.save file (a few pickles in a row) or a
+    plain pickle of protocol 4+, so their globals are collected by `_GlobalNames`, which builds
+    stand-ins only, and handed to torch's check as a pickle of those globals alone.
     """
+    import torch
+
     try:
         if zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as z:
-                member = next((n for n in z.namelist() if n.endswith("data.pkl")), None)
-                data = z.read(member) if member is not None else b""
-        else:
-            data = Path(path).read_bytes()
-    except (OSError, zipfile.BadZipFile, RuntimeError):
+            return sorted(torch.serialization.get_unsafe_globals_in_checkpoint(path))
+        stream = io.BytesIO(Path(path).read_bytes())
+    except Exception:  # zip, OS and unpickling errors: not a well-formed checkpoint
         return []
-    stream, names = io.BytesIO(data), []
-    # One pickle in a zip checkpoint; a legacy torch.save file holds a few in a row.
+    names: dict[tuple[str, str], None] = {}
+    # One pickle in a plain pickle file; a legacy torch.save file holds a few in a row.
     for _ in range(LEGACY_PICKLES):
         if stream.read(1) != b"\x80":  # every pickle of protocol 2+ opens with PROTO
             break
         stream.seek(-1, io.SEEK_CUR)
-        found = _globals_of_one_pickle(stream)
-        if found is None:
+        reader = _GlobalNames(stream)
+        try:
+            reader.load()
+        except Exception:  # malformed or truncated: not a well-formed pickle
             break
-        names += found
-    allowed = _allowed_globals()
-    return [n for n in dict.fromkeys(names) if n not in allowed]
-
-
-def _globals_of_one_pickle(stream: io.BytesIO) -> list[str] | None:
-    """The globals one pickle names, read up to its STOP; None when it is malformed."""
-    names: list[str] = []
-    pushed: list[str | None] = []  # recent pushes: STACK_GLOBAL takes module and name from them
-    memo: dict[int, str | None] = {}
+        names.update(reader.names)
+    if not names:
+        return []
+    only_globals = b"\x80\x02(" + b"".join(f"c{m}\n{n}\n".encode() for m, n in names) + b"t."
     try:
-        for op, arg, _ in pickletools.genops(stream):
-            if op.name in ("GLOBAL", "INST"):
-                names.append(_qualified(*str(arg).split(" ", 1)))
-            elif op.name == "STACK_GLOBAL":
-                names.append(_qualified(*(str(v) for v in pushed[-2:])))
-            elif op.name in ("PUT", "BINPUT", "LONG_BINPUT"):
-                memo[int(arg)] = pushed[-1] if pushed else None
-            elif op.name == "MEMOIZE":
-                memo[len(memo)] = pushed[-1] if pushed else None
-            elif op.name in ("GET", "BINGET", "LONG_BINGET"):
-                pushed.append(memo.get(int(arg)))
-            else:
-                pushed.append(arg if isinstance(arg, str) else None)
-    except Exception:  # pickletools raises ValueError, and others on truncated data
+        return sorted(torch.serialization.get_unsafe_globals_in_checkpoint(_zipped(only_globals)))
+    except Exception:  # a name torch's reader cannot take: report the file as unreadable
+        return []
+
+
+class _StandIn:
+    """What `_GlobalNames` builds for every global: accepts any call, state and items."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def __call__(self, *args: Any, **kwargs: Any) -> _StandIn:
+        return _StandIn()
+
+    def __setstate__(self, state: Any) -> None:
+        pass
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        pass
+
+    def append(self, item: Any) -> None:
+        pass
+
+    def extend(self, items: Any) -> None:
+        pass
+
+
+class _GlobalNames(pickle.Unpickler):
+    """Reads one pickle and records the globals it names, building none of them (the standard
+    library's "restricting globals" pattern: `find_class` returns a stand-in)."""
+
+    def __init__(self, stream: io.BytesIO):
+        super().__init__(stream)
+        self.names: dict[tuple[str, str], None] = {}
+
+    def find_class(self, module: str, name: str) -> type:
+        self.names[(module, name)] = None
+        return _StandIn
+
+    def persistent_load(self, pid: Any) -> None:
         return None
-    return names
 
 
-def _qualified(module: str, name: str = "") -> str:
-    """module.name as Python 3 spells it (protocol 2 pickles say __builtin__ for builtins)."""
-    module, name = _compat_pickle.NAME_MAPPING.get((module, name), (module, name))
-    return f"{_compat_pickle.IMPORT_MAPPING.get(module, module)}.{name}"
-
-
-def _allowed_globals() -> set[str]:
-    """What `torch.load(weights_only=True)` builds: its own list and any registered safe ones."""
-    import torch
-
-    try:
-        from torch._weights_only_unpickler import _get_allowed_globals
-
-        allowed = set(_get_allowed_globals())
-    except (ImportError, AttributeError, TypeError):  # a private helper: then only the safe ones
-        allowed = set()
-    for g in torch.serialization.get_safe_globals():
-        g = g[0] if isinstance(g, tuple) else g
-        allowed.add(f"{getattr(g, '__module__', '')}.{getattr(g, '__qualname__', g)}")
-    return allowed or {"collections.OrderedDict"}
+def _zipped(pickled: bytes) -> io.BytesIO:
+    """A pickle in the zip layout torch.save writes (data.pkl and a version record)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("archive/data.pkl", pickled)
+        z.writestr("archive/version", "3\n")
+    buffer.seek(0)
+    return buffer
