@@ -5,8 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: help install train test test-all test-slurm slurm-up slurm-down slurm-status lint format bench \
-	wheelhouse device-check clean clean-logs
+.PHONY: help install train test test-all test-slurm slurm-up slurm-down slurm-status lint \
+	lint-imports format bench wheelhouse device-check clean clean-logs
 
 help:  ## List the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -41,9 +41,12 @@ slurm-down:  ## Stop that cluster's daemons
 slurm-status:  ## Which of its daemons run, and sinfo
 	scripts/slurm_cluster.sh status
 
-lint: $(STAMP)  ## ruff check and format check
+lint: lint-imports  ## ruff check, format check and the import layers
 	$(BIN)/ruff check fpam_lightning tests experiments
 	$(BIN)/ruff format --check fpam_lightning tests experiments
+
+lint-imports: $(STAMP)  ## The import layers of pyproject.toml (import-linter): nothing imports upward
+	$(BIN)/lint-imports
 
 format: $(STAMP)  ## ruff format and autofix
 	$(BIN)/ruff format fpam_lightning tests experiments

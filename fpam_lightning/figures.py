@@ -1,7 +1,7 @@
 """The paper's figures as PNGs, drawn from a run's artefacts: `python -m fpam_lightning.figures`.
 
-Each figure has a plotting function (`analysis.plots`, used by the training callbacks too) and
-a sub-command (`analysis.run_figures`):
+Each figure has a plotting function (`plotting.plots`, used by the training callbacks too) and
+a sub-command (`plotting.run_figures`):
 
   attention  CKPT [WAV ...] [--predictions predictions.csv --per-class]   log-mel + FPAM maps
   tsne       embeddings.npz [...]         t-SNE of pooled features, one panel per file (epoch)
@@ -24,7 +24,7 @@ PROG = "python -m fpam_lightning.figures"
 
 def draw(a: argparse.Namespace) -> str:
     """The sub-command's figure; its path. Imported here, so that `--help` needs no torch."""
-    from .analysis import run_figures
+    from .plotting import run_figures
 
     if a.kind == "attention":
         return run_figures.attention_png(

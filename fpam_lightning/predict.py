@@ -14,7 +14,7 @@ folders (searched recursively for .wav/.flac/.ogg/.aiff/.mp3). Settings:
 Any channel count, sample rate and length is accepted: audio is mixed to mono and resampled to
 the model's rate. A file no longer than the training clip is zero-padded, as in training; a
 longer one is cut into clip-length windows (the last one flush with the end) whose class
-probabilities are averaged (`analysis.inference`). A file that cannot be read, or that holds
+probabilities are averaged (`inference.predictor`). A file that cannot be read, or that holds
 NaN/Inf samples, is reported on stderr and the others are still scored (exit code 1); a bad
 checkpoint exits with code 2.
 """
@@ -30,7 +30,7 @@ from .utils.cli import argv_command, command_parser
 from .utils.errors import FpamError
 
 if TYPE_CHECKING:
-    from .analysis.inference import FilePrediction
+    from .inference.predictor import FilePrediction
 
 PROG = "python -m fpam_lightning.predict"
 EXAMPLE = f"{PROG} ckpt_path=RUN/checkpoints/last.ckpt recordings/ top_k=5 csv=predictions.csv"
@@ -95,7 +95,7 @@ def report(p: FilePrediction, names: Sequence[str], k: int) -> None:
     if p.error:
         print(f"{p.file}: error: {p.error}", file=sys.stderr)
         return
-    from .analysis.reports import top_k
+    from .inference.predictor import top_k
 
     best = ", ".join(f"{name} {q:.3f}" for name, q in top_k(p.probs, names, k))
     n = len(p.windows)
@@ -104,10 +104,10 @@ def report(p: FilePrediction, names: Sequence[str], k: int) -> None:
 
 def run(argv: list[str]) -> int:
     settings, paths = parse_args(argv)
-    from .analysis.inference import expand, predict_file, window_hop
-    from .analysis.reports import file_table, window_table, write_csv
-    from .analysis.scoring import pick_device
+    from .inference.predictor import expand, file_table, predict_file, window_hop, window_table
+    from .inference.scoring import pick_device
     from .training.checkpoint import load_checkpoint
+    from .utils.run_files import write_csv
 
     top, batch_size = number(settings, "top_k"), number(settings, "batch_size")
     if batch_size < 1:

@@ -4,12 +4,12 @@ Reads every job's `results.json` under the multirun folders and writes `cv_summa
 `cv_summary.md` and `cv_summary.png` (a box plot of fold accuracies): one row per
 configuration, one column per fold (seeds averaged), mean ± std with a 95 % interval, paired
 comparisons of rows that differ in one setting, the paper's tables where the rows allow, and
-each configuration's pooled out-of-fold predictions under `pooled/` (`analysis.summary`).
+each configuration's pooled out-of-fold predictions under `pooled/` (`reporting.cv_report`).
 Several sweeps join into one report (paired by data set, fold and seed), written to `--out`
 (default: the first folder); with `--steps` they are the steps of a cumulative ablation
 (baseline, then one part added per sweep), each compared with the step before. Works on
 incomplete sweeps. A multirun writes the same files when it ends
-(`analysis.summary.CVSummaryCallback`); this rebuilds them.
+(`reporting.hydra_callbacks.CVSummaryCallback`); this rebuilds them.
 """
 
 from __future__ import annotations
@@ -35,8 +35,9 @@ def run(argv: list[str]) -> int:
         "configuration each): compare each with the one before, and the last with the first",
     )
     args = parser.parse_args(argv)
-    from .analysis.summary import SUMMARY_JSON, SUMMARY_MD, SUMMARY_PNG, summarize, to_markdown
-    from .analysis.sweep import job_dirs
+    from .reporting.cv_report import SUMMARY_JSON, SUMMARY_MD, SUMMARY_PNG, summarize
+    from .stats.markdown import to_markdown
+    from .stats.runs import job_dirs
 
     for d in args.sweep_dirs:
         if not d.is_dir():

@@ -2,7 +2,7 @@
 
 Trains on the training folds, scores the held-out fold with the last epoch's weights and writes
 `results.json` to the run's folder (`training.run`). With `-m`, a sweep over folds, seeds or
-settings, summarised when it ends (`analysis`). Under the Optuna sweeper (a hyperparameter
+settings, summarised when it ends (`reporting`). Under the Optuna sweeper (a hyperparameter
 search, `training.search`) each job returns its inner-split accuracy, never the test fold's.
 """
 

@@ -216,7 +216,7 @@ def test_download_without_network_fails_fast_with_a_clear_message(tmp_path):
 # --- a sweep with a crashed job -------------------------------------------------------------------
 @pytest.mark.slow
 def test_sweep_summary_lists_the_failed_job_and_averages_the_rest(tiny_overrides, tmp_path):
-    from fpam_lightning.analysis.summary import summarize
+    from fpam_lightning.reporting.cv_report import summarize
 
     sweep = tmp_path / "sweep"
     proc = run_cli(

@@ -17,8 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import REPO, run_cli
-from test_ddp import odd_overrides
+from helpers import REPO, odd_overrides, run_cli
 
 pytestmark = pytest.mark.slurm
 

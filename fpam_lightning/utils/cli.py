@@ -3,9 +3,10 @@
 A user error (`FpamError`) is printed as one `error: ...` line with exit code 2, never as a
 traceback. Inside a Hydra multirun a failing job instead records `status: failed` in its
 `results.json` and returns, so the sweep goes on and its summary lists the failure; when the
-sweep ends, `CommandExit` turns any failed job into the multirun's exit code (1) and last line.
-`CommandExit` also checks, before Hydra writes anything, that the run or sweep folder can be
-written: Hydra's own failure there is a traceback.
+sweep ends, the `CommandExit` Hydra callback (`reporting.hydra_callbacks`) turns any failed job
+into the multirun's exit code (1) and last line, and checks here (`check_writable`), before Hydra
+writes anything, that the run or sweep folder can be written: Hydra's own failure there is a
+traceback.
 """
 
 from __future__ import annotations
@@ -188,44 +189,3 @@ def check_writable(folder: str | Path, key: str) -> None:
             f"with {key}=/a/writable/folder (or paths.log_dir=...)"
         )
         sys.exit(USER_ERROR_EXIT_CODE)
-
-
-def sweep_failures(sweep_dir: str | Path) -> str | None:
-    """One line on the failed jobs under a sweep folder, or None when none failed."""
-    from ..analysis.sweep import collect_jobs
-
-    jobs = collect_jobs(sweep_dir)
-    failed = [j for j in jobs if j.status == "failed"]
-    if not failed:
-        return None
-    first = failed[0]
-    error = " ".join(str((first.results or {}).get("error", "unknown error")).split())
-    return (
-        f"{len(failed)} of {len(jobs)} job(s) of the sweep {sweep_dir} failed (its cv_summary.md "
-        f"lists them); the first, job {first.dir.name} (fold {first.fold}): {error[:300]}"
-    )
-
-
-try:  # Hydra callbacks are optional at import time so the CLI never needs a Hydra run
-    from hydra.experimental.callback import Callback as _HydraCallback
-except ImportError:  # pragma: no cover
-    _HydraCallback = object  # type: ignore[assignment,misc]
-
-
-class CommandExit(_HydraCallback):
-    """Hydra callback (conf/hydra/default.yaml, listed first so that it ends a multirun last,
-    after the summary is written): run folders that can be written, and a multirun whose exit
-    status and last line say that jobs failed, for SLURM, CI and shell scripts."""
-
-    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        check_writable(config.hydra.run.dir, "hydra.run.dir")
-
-    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        check_writable(config.hydra.sweep.dir, "hydra.sweep.dir")
-
-    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        message = sweep_failures(config.hydra.sweep.dir)
-        if message:
-            finish_wandb(SWEEP_FAILED_EXIT_CODE)
-            print_error(message)
-            sys.exit(SWEEP_FAILED_EXIT_CODE)

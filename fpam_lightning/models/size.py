@@ -1,6 +1,6 @@
 """Parameter and FLOP counts of each recipe's network, as a markdown table.
 
-`python -m fpam_lightning.models.summary` composes conf/train.yaml for every row of RECIPES
+`python -m fpam_lightning.models.size` composes conf/train.yaml for every row of RECIPES
 (exactly as the training entry point does), builds the network on the CPU and counts one clip.
 """
 

@@ -10,29 +10,10 @@ import csv
 import json
 
 import pytest
-from helpers import compose_train, run_cli
+from helpers import compose_train, odd_overrides, run_cli
 from lightning.pytorch import Trainer
 
 from fpam_lightning.training.build import build_datamodule, build_module
-
-ODD = {"num_classes": 3, "clips_per_class_per_fold": 3, "seconds": 0.5, "sample_rate": 16000}
-
-
-def odd_overrides(data_dir) -> list[str]:
-    return [
-        "data=synthetic",
-        f"paths.data_dir={data_dir}",
-        "data.num_classes=3",
-        "data.clip_seconds=0.5",
-        "data.batch_size=4",
-        "data.num_workers=0",
-        *[f"data.synthetic.{k}={v}" for k, v in ODD.items()],
-        "backbone=resnet18",
-        "attention.channels=16",
-        "trainer.max_epochs=1",
-        "trainer.enable_progress_bar=false",
-        "logger=none",
-    ]
 
 
 def test_ddp_cpu_multirun_job_reduces_over_both_ranks(tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from analysis_run import done, make_job
 
-from fpam_lightning.analysis.sweep import collect_fold_accuracies, collect_jobs, expected_grid
+from fpam_lightning.stats.runs import collect_fold_accuracies, collect_jobs, expected_grid
 from fpam_lightning.utils.errors import FpamError
 
 

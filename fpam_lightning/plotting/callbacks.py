@@ -1,16 +1,14 @@
-"""Lightning callbacks that draw the paper's figures while training, at chosen epochs.
+"""A Lightning callback that draws the paper's figures while training, at chosen epochs.
 
 `FigureLogger` scores the held-out (test) fold after the chosen epochs and saves, under
 `<run>/figures/`, the confusion matrix (Figs. 7-8), the t-SNE of the pooled features (Fig. 6),
 the spatial attention maps of one clip per class (Fig. 5) and `embeddings_epochNNN.npz` (for
 `figures tsne` to put several epochs side by side), from the weight average when `ema` is on;
-each image is also logged to W&B when a WandbLogger is attached. `OutOfFoldPredictions` writes
-predictions.csv and the per-class report of the held-out fold after `trainer.test`, for
-`analysis.reports.pooled_report`. The figures and files are `analysis`'s, the same the
-`evaluate` and `figures` commands write.
+each image is also logged to W&B when a WandbLogger is attached. The figures and files are the
+same the `evaluate` and `figures` commands write.
 
 Enable with `callbacks=figures` or, for example,
-`+callbacks.extra.figures._target_=fpam_lightning.training.figure_callbacks.FigureLogger`.
+`+callbacks.extra.figures._target_=fpam_lightning.plotting.callbacks.FigureLogger`.
 """
 
 from __future__ import annotations
@@ -19,15 +17,13 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.callbacks import WeightAveraging
 from lightning.pytorch.loggers import WandbLogger
 
-from ..analysis.reports import prediction_rows, write_embeddings, write_report
-from ..analysis.scoring import score
-from .lightning_internals import averaged_module
+from ..inference.scoring import score, write_embeddings
+from ..training.lightning_internals import averaged_module
+from ..utils.run_files import prediction_rows
 
 log = logging.getLogger("fpam_lightning")
 
@@ -92,9 +88,9 @@ class FigureLogger(Callback):
         log.info("epoch %d figures -> %s", epoch, out)
 
     def _draw(self, module, dm, scores, rows, out: Path, epoch: int) -> dict[str, Path]:
-        from ..analysis.attention import attention_plot, explain_clips, pick_per_class
-        from ..analysis.plots import confusion_figure, pretty, save, tsne_figure
-        from ..analysis.reports import confusion_counts
+        from ..utils.run_files import confusion_counts
+        from .attention import attention_plot, explain_clips, pick_per_class
+        from .plots import confusion_figure, pretty, save, tsne_figure
 
         names = list(dm.class_names)
         title = f"{dm.name} fold {dm.fold}, epoch {epoch}"
@@ -126,48 +122,3 @@ def _has_spatial_attention(module: LightningModule) -> bool:
     return (
         head.__class__.__name__ == "PyramidAttentionHead" and getattr(head, "sam", None) is not None
     )
-
-
-class OutOfFoldPredictions(Callback):
-    """The held-out fold's predictions.csv and per-class report, taken from the test pass itself.
-
-    Collecting the test step's logits (rather than scoring the fold again) keeps the report in
-    step with `test/acc`: same weights, same precision, same crops, and no second pass. Under DDP
-    every rank holds a shard; the shards are gathered and rank 0 writes the whole fold.
-    """
-
-    def on_test_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        self._parts: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
-
-    def on_test_batch_end(
-        self,
-        trainer: Trainer,
-        pl_module: LightningModule,
-        outputs,
-        batch,
-        batch_idx: int,
-        dataloader_idx: int = 0,
-    ) -> None:
-        probs = outputs.detach().float().softmax(-1).cpu()
-        self._parts.append((torch.as_tensor(batch[2]).cpu(), batch[1].cpu(), probs))
-
-    def on_test_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        dm = trainer.datamodule
-        if self._parts:
-            index, target, probs = (torch.cat(t).numpy() for t in zip(*self._parts, strict=True))
-        else:  # an empty shard still joins the gather
-            index, target = np.zeros(0, np.int64), np.zeros(0, np.int64)
-            probs = np.zeros((0, len(dm.class_names)), np.float32)
-        if trainer.world_size > 1 and torch.distributed.is_initialized():
-            shards: list = [None] * trainer.world_size
-            torch.distributed.all_gather_object(shards, (index, target, probs))
-            index, target, probs = (np.concatenate(s) for s in zip(*shards, strict=True))
-        self._parts = []
-        if not trainer.is_global_zero or not len(index):
-            return
-        # Sorted by clip, each clip once (a padding sampler may have repeated one).
-        index, first = np.unique(index, return_index=True)
-        rows = prediction_rows(dm, index, target[first], probs[first], list(dm.class_names))
-        write_report(
-            trainer.default_root_dir, rows, list(dm.class_names), f"{dm.name} fold {dm.fold}"
-        )

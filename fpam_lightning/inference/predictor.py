@@ -4,7 +4,8 @@ Audio is mixed to mono and resampled to the model's rate. A file no longer than 
 clip is zero-padded, as in training; a longer one is cut into clip-length windows (the last one
 flush with the end) whose class probabilities are averaged. A file that cannot be read, or that
 holds NaN/Inf samples (`data.audio.decode` refuses both), becomes a `FilePrediction` with its
-`error`, so the others are still scored.
+`error`, so the others are still scored. `file_table` and `window_table` are the rows of
+`predict`'s CSV files.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -19,6 +21,7 @@ import torch
 from ..data.audio import AudioDecodeError, decode, resample, to_mono
 from ..training.checkpoint import LoadedCheckpoint
 from ..utils.errors import FpamError
+from ..utils.run_files import probability_cells
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3")
 
@@ -97,3 +100,53 @@ def window_hop(loaded: LoadedCheckpoint, hop_s: float | None) -> int:
     if hop_s <= 0:
         raise FpamError(f"hop={hop_s} must be positive (seconds)")
     return int(round(hop_s * loaded.sample_rate))
+
+
+# --- predict's tables ----------------------------------------------------------------------------
+def top_k(probs: np.ndarray, names: Sequence[str], k: int) -> list[tuple[str, float]]:
+    order = np.argsort(-probs)[:k]
+    return [(names[i], float(probs[i])) for i in order]
+
+
+def file_table(
+    preds: Sequence[FilePrediction], names: Sequence[str], k: int
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """`predict`'s csv: one row per file, its top-k and every class's probability."""
+    cols = ["file", "status", "error", "duration_s", "num_windows"]
+    cols += [f"top{i}_{w}" for i in range(1, k + 1) for w in ("class", "prob")]
+    cols += [f"prob_{n}" for n in names]
+    rows = []
+    for p in preds:
+        row: dict[str, Any] = {
+            "file": p.file,
+            "status": "error" if p.error else "ok",
+            "error": p.error or "",
+            "duration_s": f"{p.duration_s:.3f}",
+            "num_windows": len(p.windows),
+        }
+        if p.probs is not None:
+            for i, (c, q) in enumerate(top_k(p.probs, names, k), start=1):
+                row[f"top{i}_class"], row[f"top{i}_prob"] = c, f"{q:.6f}"
+            row.update(probability_cells(names, p.probs))
+        rows.append(row)
+    return rows, cols
+
+
+def window_table(
+    preds: Sequence[FilePrediction], names: Sequence[str]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """`predict`'s windows_csv: one row per window, its start/end (s) and class probabilities."""
+    cols = ["file", "window", "start_s", "end_s", "predicted_class"] + [f"prob_{n}" for n in names]
+    rows = [
+        {
+            "file": p.file,
+            "window": i,
+            "start_s": f"{s:.3f}",
+            "end_s": f"{e:.3f}",
+            "predicted_class": names[int(np.argmax(probs))],
+            **probability_cells(names, probs),
+        }
+        for p in preds
+        for i, (s, e, probs) in enumerate(p.windows)
+    ]
+    return rows, cols

@@ -13,7 +13,8 @@ import statistics
 import pytest
 from analysis_run import done, make_job, write_multirun_yaml
 
-from fpam_lightning.analysis.summary import summarize, to_markdown
+from fpam_lightning.reporting.cv_report import summarize
+from fpam_lightning.stats.markdown import to_markdown
 
 
 def test_summary_rows_missing_failed_and_files(sweep):

@@ -16,13 +16,15 @@ from typing import Any
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from ..inference.scoring import Scores, pick_device, score, write_embeddings
 from ..training.augment import view_kind
 from ..training.checkpoint import CheckpointError, LoadedCheckpoint, load_checkpoint
 from ..utils.cli import output_dir_of
 from ..utils.errors import FpamError
+from ..utils.provenance import provenance
 from ..utils.results import write_results
-from .reports import EMBEDDINGS_FILE, prediction_rows, write_embeddings, write_report
-from .scoring import Scores, pick_device, score
+from ..utils.run_files import EMBEDDINGS_FILE, prediction_rows
+from .fold_report import write_report
 
 log = logging.getLogger("fpam_lightning")
 
@@ -107,6 +109,7 @@ def evaluation_results(
         "skipped": list(dm.skipped),
         "class_names": loaded.class_names,
         "output_dir": str(out),
+        "provenance": provenance(loaded.module.device, dm.fingerprint()),
     }
 
 

@@ -1,9 +1,13 @@
-"""One pass of a trained module over a loader: per-clip probabilities, targets, pooled features."""
+"""One pass of a trained module over a loader: per-clip probabilities, targets, pooled features.
+
+The pooled features of a pass are saved as embeddings.npz (`write_embeddings`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -76,3 +80,16 @@ def pick_device(name: str) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"device={name} needs a GPU, but torch sees none: use device=cpu")
     return device
+
+
+def write_embeddings(path: str | Path, scores: Scores, class_names: Sequence[str], title: str):
+    """Pooled features, targets and predictions of a pass, for `figures tsne`."""
+    np.savez_compressed(
+        path,
+        embeddings=scores.embeddings,
+        targets=scores.targets,
+        predicted=scores.predicted,
+        class_names=np.array(list(class_names)),
+        title=np.array(title),
+    )
+    return Path(path)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from fpam_lightning.analysis.evaluation import training_run_wandb
+from fpam_lightning.reporting.evaluation import training_run_wandb
 
 
 def run_folder(path: Path, config: dict) -> Path:

@@ -5,19 +5,21 @@ tsne_png       embeddings.npz files (epochs) -> one t-SNE panel each
 confusion_png  predictions.csv -> confusion matrix
 curves_png     metrics.csv, or a run folder holding one -> accuracy and loss per epoch
 box_png        run or sweep folders -> fold accuracies (results.json) per configuration
+cv_box_plot    a cross-validation summary -> its cv_summary.png
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from ..stats.runs import collect_fold_accuracies
 from ..utils.errors import FpamError
+from ..utils.run_files import confusion_counts, read_metrics_csv, read_predictions
 from .plots import box_figure, confusion_figure, curves_figure, pretty, save, tsne_figure
-from .reports import confusion_counts, read_metrics_csv, read_predictions
-from .sweep import collect_fold_accuracies
 
 
 def attention_clips(
@@ -105,3 +107,11 @@ def curves_png(metrics: str | Path, out: str | Path, title: str = "") -> Path:
 
 def box_png(runs: Sequence[str | Path], out: str | Path, title: str = "") -> Path:
     return save(box_figure(collect_fold_accuracies(runs), title), out)
+
+
+def cv_box_plot(summary: dict[str, Any], path: Path) -> None:
+    """The tutorial's figure: fold accuracies per configuration, one box each (cv_summary.png)."""
+    rows = [r for r in summary["rows"] if r["n_completed"]]
+    groups = {r["configuration"]: [v for v in r["folds"].values() if v is not None] for r in rows}
+    datasets = ", ".join(sorted({str(r["dataset"]) for r in rows if r.get("dataset")}))
+    save(box_figure(groups, f"fold accuracies, {datasets}" if datasets else ""), path)
