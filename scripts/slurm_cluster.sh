@@ -31,7 +31,7 @@ configure() {
   need_root
   local cpus mem host
   cpus=$(nproc)
-  mem=$(( $(free -m | awk '/^Mem:/{print $2}') - 1024 ))  # leave a margin for the daemons
+  mem=$(( $(awk '/^MemTotal:/{print int($2/1024)}' /proc/meminfo) - 1024 ))  # a margin for the daemons
   host=$(hostname -s)
   mkdir -p "$STATE"/{ctld,d,log,mysql} /etc/slurm /run/munge /run/mysqld
   chown munge:munge /run/munge; chown mysql:mysql /run/mysqld "$STATE/mysql"

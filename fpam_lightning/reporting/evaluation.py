@@ -21,6 +21,7 @@ from ..training.augment import view_kind
 from ..training.checkpoint import CheckpointError, LoadedCheckpoint, load_checkpoint
 from ..utils.cli import output_dir_of
 from ..utils.errors import FpamError
+from ..utils.provenance import provenance
 from ..utils.results import write_results
 from ..utils.run_files import EMBEDDINGS_FILE, prediction_rows
 from .fold_report import write_report
@@ -108,6 +109,7 @@ def evaluation_results(
         "skipped": list(dm.skipped),
         "class_names": loaded.class_names,
         "output_dir": str(out),
+        "provenance": provenance(loaded.module.device, dm.fingerprint()),
     }
 
 

@@ -13,7 +13,11 @@ from omegaconf import DictConfig
 
 from .cv_report import SUMMARY_PNG
 
-WANDB_COLUMNS = ("mean", "std", "best_epoch_mean", "n_completed", "n_expected")
+WANDB_COLUMNS = ("mean", "std", "seed_sd", "best_epoch_mean", "n_completed", "n_expected")
+VERDICT_COLUMNS = ["candidate", "reference", "paired", "difference", "d_z", "n_folds",
+                   "per_fold_clips", "ci_low", "ci_high", "p_corrected", "p_holm", "significant",
+                   "p_ttest", "p_wilcoxon", "wilcoxon_min_p", "seed_sd", "mcnemar_p_per_seed",
+                   "clip_vote_p", "notes"]  # fmt: skip
 
 
 def _wandb_table(summary: dict[str, Any]):
@@ -24,7 +28,9 @@ def _wandb_table(summary: dict[str, Any]):
     table = wandb.Table(columns=["configuration", *[f"fold {f}" for f in folds], *WANDB_COLUMNS])
     for r in summary["rows"]:
         table.add_data(
-            r["configuration"], *[r["folds"][str(f)] for f in folds], *[r[k] for k in WANDB_COLUMNS]
+            r["configuration"],
+            *[r["folds"][str(f)] for f in folds],
+            *[r.get(k) for k in WANDB_COLUMNS],
         )
     return table
 
@@ -36,23 +42,33 @@ def _wandb_verdicts(summary: dict[str, Any]) -> dict[str, Any]:
     from ..stats.markdown import comparison_lines, paper_table_lines
 
     out: dict[str, Any] = {}
-    cols = ["candidate", "reference", "paired", "difference", "ci_low", "ci_high", "n_pairs",
-            "p_ttest", "p_wilcoxon", "significant", "mcnemar_p_per_seed"]  # fmt: skip
     comps = summary.get("comparisons") or []
     if comps:
-        table = wandb.Table(columns=cols)
+        table = wandb.Table(columns=VERDICT_COLUMNS)
         for c in comps:
-            d = c.get("difference") or {}
-            table.add_data(
-                c["candidate"], c["reference"], c["paired"], d.get("mean"), d.get("low"),
-                d.get("high"), d.get("n", 0), d.get("p_ttest"), d.get("p_wilcoxon"),
-                d.get("significant"), str([t["p_value"] for t in c.get("mcnemar", [])]),
-            )  # fmt: skip
+            table.add_data(*verdict_row(c))
         out["comparisons"] = table
     text = "\n".join(comparison_lines(summary) + paper_table_lines(summary))
     if text.strip():
         out["verdict"] = wandb.Html(f"<pre>{text}</pre>")
     return out
+
+
+def verdict_row(c: dict[str, Any]) -> list[Any]:
+    """One comparison as the values of `VERDICT_COLUMNS` (the headline test, Holm, the rest)."""
+    d = c.get("difference") or {}
+    corr, plain, vote = d.get("corrected") or {}, d.get("ttest") or {}, c.get("clip_vote") or {}
+    notes = [*([d["undefined"]] if d.get("undefined") else []), *(c.get("notes") or []),
+             *(c.get("provenance_warnings") or [])]  # fmt: skip
+    return [
+        c["candidate"], c["reference"], c["paired"], d.get("mean"), d.get("d_z"), d.get("n", 0),
+        " ".join(f"{f['clips']:+g}" if f["clips"] is not None else "?"
+                 for f in d.get("per_fold", [])),
+        corr.get("low"), corr.get("high"), corr.get("p"), d.get("p_holm"), d.get("significant"),
+        plain.get("p"), d.get("wilcoxon_p"), d.get("wilcoxon_min_p"), d.get("seed_sd"),
+        str([t["p_value"] for t in c.get("mcnemar", [])]), vote.get("p_value"),
+        "; ".join(notes) or (c.get("reason") or ""),
+    ]  # fmt: skip
 
 
 def log_summary_to_wandb(summary: dict[str, Any], config: DictConfig) -> str | None:

@@ -2,9 +2,9 @@
 
   runs          reading a sweep's job folders, their overrides and results.json
   cv_summary    the cross-validation summary as data: rows, folds, seeds, steps
-  crossval      paired tests with the fold as the unit, Holm, McNemar and the clip vote
+  crossval      intervals and paired tests with the fold as the unit (clip counts, the
+                corrected resampled t, exact Wilcoxon, d_z), Holm, McNemar and the clip vote
   compare       paired comparisons of rows (and of ablation steps)
-  significance  intervals, paired tests, McNemar (scipy.stats)
   paper         the paper's tables beside the summary's rows
   markdown      the summary as markdown
 

@@ -20,16 +20,19 @@ from __future__ import annotations
 
 import itertools
 import statistics
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 from ..utils.errors import FpamError
+from ..utils.provenance import mismatches, provenance
 from .compare import comparisons, step_comparisons
+from .crossval import VERDICT_RULE, Score, mean_interval, row_spread, score_of
 from .paper import paper_tables
 from .runs import AXES, FOLD_KEY, Job, expected_grid
-from .significance import mean_interval
 
 HEADLINE = "test_acc"  # last epoch, held-out fold
 BEST_ON_TEST = "best_epoch_test_acc"  # the epoch picked on the held-out fold: optimistic
@@ -42,8 +45,12 @@ class Row:
 
     params: dict[str, str]
     acc: dict[tuple[int, int], float] = field(default_factory=dict)  # (fold, seed) -> accuracy
+    scores: dict[tuple[int, int], Score] = field(default_factory=dict)  # the same, in clips
     best_on_test: dict[tuple[int, int], float] = field(default_factory=dict)
     jobs: list[Job] = field(default_factory=list)
+    used: list[Job] = field(default_factory=list)  # one completed job per (fold, seed)
+    no_accuracy: list[Job] = field(default_factory=list)  # completed, no held-out accuracy
+    repeats: list[Job] = field(default_factory=list)  # a (fold, seed) already read
     failed: dict[int, str] = field(default_factory=dict)
 
     @property
@@ -53,12 +60,35 @@ class Row:
     def add(self, job: Job) -> None:
         self.jobs.append(job)
         res = job.results or {}
-        if job.status == "completed" and job.fold is not None and res.get(HEADLINE) is not None:
-            self.acc[(job.fold, job.seed)] = float(res[HEADLINE])
+        key = (job.fold, job.seed)
+        if job.status == "completed" and job.fold is not None and res.get(HEADLINE) is None:
+            self.no_accuracy.append(job)  # a search trial: counted, never averaged
+        elif job.status == "completed" and job.fold is not None and key in self.acc:
+            self.repeats.append(job)  # overlapping sweeps: the first run read counts
+        elif job.status == "completed" and job.fold is not None:
+            self.used.append(job)
+            self.acc[key] = float(res[HEADLINE])
+            self.scores[key] = run_score(res)
             if res.get(BEST_ON_TEST) is not None:
-                self.best_on_test[(job.fold, job.seed)] = float(res[BEST_ON_TEST])
+                self.best_on_test[key] = float(res[BEST_ON_TEST])
         elif job.status == "failed" and job.fold is not None:
             self.failed[job.fold] = str(res.get("error", "unknown error"))
+
+
+def run_score(res: dict[str, Any]) -> Score:
+    """A run's held-out accuracy as clips right of clips tested (and trained on).
+
+    Runs that do not record `num_test` (or whose accuracy is off its clip grid) keep their
+    accuracy as a fraction, with no training size: no corrected t can be computed for them.
+    """
+    acc, total = float(res[HEADLINE]), res.get("num_test")
+    if total:
+        try:
+            return score_of(acc, int(total), res.get("num_train"))
+        except ValueError:
+            pass
+    exact = Fraction(acc).limit_denominator(10_000)
+    return Score(exact.numerator, exact.denominator, None)
 
 
 # --- the summary ----------------------------------------------------------------------------------
@@ -109,8 +139,12 @@ def _row_summary(row: Row, folds: list[int]) -> dict[str, Any]:
     acc, best = _per_fold(row.acc), _per_fold(row.best_on_test)
     mean, std = _mean_std(list(acc.values()))
     b_mean, b_std = _mean_std(list(best.values()))
-    done = [j for j in row.jobs if j.status == "completed"]
+    done = row.used
     first = done[0].results if done else {}
+    dataset = first.get("dataset")
+    scores = {(dataset, f, s): v for (f, s), v in row.scores.items()}
+    spread = row_spread(scores) if scores else {"interval": mean_interval([]).as_dict()}
+    seeds_per_fold = Counter(f for f, _ in row.acc)
     label = row.label
     if not row.params and first:  # nothing swept but the folds: name the model instead
         label = f"{first.get('backbone')} + {first.get('attention')}" + (
@@ -123,11 +157,21 @@ def _row_summary(row: Row, folds: list[int]) -> dict[str, Any]:
         "folds": {str(f): acc.get(f) for f in folds},
         "mean": mean,
         "std": std,
-        "interval": mean_interval(list(acc.values())).as_dict(),
+        "interval": spread["interval"],
+        "seed_sd": spread.get("seed_sd"),
         "seeds": sorted({seed for _, seed in row.acc}),
-        "runs": {
-            f"{first.get('dataset')}/{j.fold}/{j.seed}": row.acc[(j.fold, j.seed)] for j in done
+        "seeds_per_fold": {str(f): seeds_per_fold[f] for f in sorted(seeds_per_fold)},
+        "unequal_seeds": len(set(seeds_per_fold.values())) > 1,
+        "runs": {f"{dataset}/{j.fold}/{j.seed}": row.acc[(j.fold, j.seed)] for j in done},
+        "scores": {
+            f"{dataset}/{j.fold}/{j.seed}": list(astuple(row.scores[(j.fold, j.seed)]))
+            for j in done
         },
+        "provenance": {
+            f"{dataset}/{j.fold}/{j.seed}": _origin(j.results.get("provenance")) for j in done
+        },
+        "no_accuracy": [str(j.dir) for j in row.no_accuracy],
+        "repeats": [str(j.dir) for j in row.repeats],
         "best_epoch_folds": {str(f): best.get(f) for f in folds},
         "best_epoch_mean": b_mean,
         "best_epoch_std": b_std,
@@ -139,6 +183,59 @@ def _row_summary(row: Row, folds: list[int]) -> dict[str, Any]:
         "job_dirs": [str(j.dir) for j in done],
         "job_seeds": [j.seed for j in done],
     }
+
+
+def _origin(record: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What pairing needs of a run's provenance: its commit, dirty flag and data hash."""
+    if not record:
+        return None
+    data = record.get("data") or {}
+    return {"commit": record.get("commit"), "dirty": record.get("dirty"),
+            "data": {"sha256": data.get("sha256"), "clips": data.get("clips")}}  # fmt: skip
+
+
+def _notes(rows: list[dict[str, Any]], read_twice: int) -> list[str]:
+    """What the summary set aside or could not vouch for, one line each."""
+    notes = []
+    if read_twice:
+        notes.append(
+            f"{read_twice} job folder(s) were given more than once (the same sweep joined "
+            "twice, or nested sweep folders): each is counted once"
+        )
+    repeats = sum(len(r["repeats"]) for r in rows)
+    if repeats:
+        notes.append(
+            f"{repeats} run(s) repeat a configuration, fold and seed already read (overlapping "
+            "sweeps): the first read is counted, the repeats are left out of every mean, test "
+            "and pooled prediction"
+        )
+    no_acc = sum(len(r["no_accuracy"]) for r in rows)
+    if no_acc:
+        notes.append(
+            f"{no_acc} completed run(s) have no held-out accuracy (search trials, which never "
+            "test on the held-out fold): counted, and left out"
+        )
+    unequal = [r["configuration"] for r in rows if r["unequal_seeds"]]
+    if unequal:
+        notes.append(f"unequal numbers of seeds per fold in: {', '.join(unequal)}")
+    origins = [o for r in rows for o in r["provenance"].values()]
+    warn = mismatches(origins) if any(origins) else []
+    if warn:
+        notes.append("the runs come from " + "; ".join(warn))
+    elif origins and not any(origins):
+        notes.append("the runs record no provenance (commit, packages, data): older than it")
+    return notes
+
+
+def _unique(jobs: list[Job]) -> tuple[list[Job], int]:
+    seen: set[Path] = set()
+    out = []
+    for j in jobs:
+        d = Path(j.dir).resolve()
+        if d not in seen:
+            seen.add(d)
+            out.append(j)
+    return out, len(jobs) - len(out)
 
 
 def _failed_and_unfinished(row: Row, label: str) -> tuple[list[dict], list[dict]]:
@@ -167,6 +264,7 @@ def build_summary(
     whole_grid: bool = True,
 ) -> dict[str, Any]:
     """Rows of the grid (from multirun.yaml, else from the jobs' varying overrides) x folds."""
+    jobs, read_twice = _unique(jobs)
     dims, folds = _dims_and_folds(jobs, grid)
     out_rows, failed, unfinished = [], [], []
     for row in _grid_rows(jobs, grid, dims, whole_grid):
@@ -178,7 +276,13 @@ def build_summary(
     return {
         "sweep_dir": str(sweep_dir),
         "metric": f"{HEADLINE}: accuracy of the last epoch's weights on the held-out fold",
-        "interval": "95% Student-t interval of the mean over folds (each fold averaged over seeds)",
+        "interval": "95% Student-t interval of the mean over folds (each fold averaged over "
+        "seeds); none from one fold or without spread",
+        "seed_sd": "seed-to-seed standard deviation, pooled within folds: training noise, apart",
+        "test": "paired over folds, each fold's difference the mean over its shared seeds, in "
+        "clips; headline: the corrected resampled t (Nadeau-Bengio, n_test/n_train from the "
+        "runs), Holm across each table's comparisons",
+        "verdict_rule": VERDICT_RULE,
         "best_epoch_metric": f"{BEST_ON_TEST}: best epoch chosen on the held-out fold itself "
         "(the paper's practice; optimistic)",
         "std": "sample standard deviation over finished folds (n-1); null with one fold",
@@ -191,7 +295,17 @@ def build_summary(
         "paper_tables": paper_tables(out_rows),
         "failed": failed,
         "unfinished": unfinished,
+        "notes": _notes(out_rows, read_twice),
+        "provenance": {**provenance(), "runs": _run_origins(out_rows)},
     }
+
+
+def _run_origins(rows: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """How many runs each commit and each data fingerprint made (None: not recorded)."""
+    origins = [o for r in rows for o in r["provenance"].values()]
+    commits = Counter(str((o or {}).get("commit")) for o in origins)
+    data = Counter(str(((o or {}).get("data") or {}).get("sha256")) for o in origins)
+    return {"commits": dict(commits), "data": dict(data)}
 
 
 # --- several sweeps ------------------------------------------------------------------------------

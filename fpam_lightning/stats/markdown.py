@@ -1,9 +1,17 @@
-"""The cross-validation summary as markdown: the table, the comparisons and the paper's tables."""
+"""The cross-validation summary as markdown: the table, the comparisons and the paper's tables.
+
+Every table of comparisons is printed with the verdict rule (`crossval.VERDICT_RULE`), n (the
+folds paired), the per-fold differences in clips, the headline (corrected) p with its Holm
+adjustment beside it, and whatever makes a row less than it seems (unpaired runs, unequal seeds,
+runs of other commits or data).
+"""
 
 from __future__ import annotations
 
 import math
 from typing import Any
+
+from .crossval import VERDICT_RULE
 
 
 def pct(x: float | None) -> str:
@@ -17,13 +25,20 @@ def pm(mean: float | None, std: float | None) -> str:
 
 
 def interval(ci: dict[str, Any] | None) -> str:
-    if not ci or ci.get("low") is None or ci.get("n", 0) < 2:
+    """A 95 % interval, or – where there is none (one fold, or no spread): never zero-width."""
+    if not ci or ci.get("low") is None or ci.get("high") is None or ci["low"] == ci["high"]:
         return "–"
     return f"[{pct(ci['low'])}, {pct(ci['high'])}]"
 
 
 def signed(x: float | None) -> str:
     return "–" if x is None else f"{100 * x:+.1f}"
+
+
+def signed_interval(low: float | None, high: float | None) -> str:
+    if low is None or high is None or low == high:
+        return "–"
+    return f"[{signed(low)}, {signed(high)}]"
 
 
 def p_value(p: float | None) -> str:
@@ -36,14 +51,26 @@ def verdict(significant: bool | None) -> str:
     return {True: "yes", False: "no", None: "–"}[significant]
 
 
+def clips(x: float | None) -> str:
+    if x is None:
+        return "?"
+    return f"{x:+.0f}" if float(x).is_integer() else f"{x:+.2f}"
+
+
+def _seeds(r: dict[str, Any]) -> str:
+    text = ",".join(str(s) for s in r.get("seeds", [])) or "–"
+    return text + (" (unequal per fold)" if r.get("unequal_seeds") else "")
+
+
 def _table(summary: dict[str, Any]) -> list[str]:
     folds = summary["folds"]
     head = [
         "configuration",
         "dataset",
         *[f"fold {f}" for f in folds],
-        "mean ± std",
+        "mean ± std over folds",
         "95% CI of the mean",
+        "seed-to-seed sd",
         "seeds",
         "best-epoch-on-test mean ± std",
         "folds done",
@@ -56,7 +83,8 @@ def _table(summary: dict[str, Any]) -> list[str]:
             *[pct(r["folds"][str(f)]) for f in folds],
             pm(r["mean"], r["std"]),
             interval(r.get("interval")),
-            ",".join(str(s) for s in r.get("seeds", [])) or "–",
+            pct(r.get("seed_sd")),
+            _seeds(r),
             pm(r["best_epoch_mean"], r["best_epoch_std"]),
             f"{r['n_completed']}/{r['n_expected']}",
         ]
@@ -81,44 +109,87 @@ def _pooled_notes(summary: dict[str, Any]) -> list[str]:
     ]
 
 
-def _mcnemar(tests: list[dict[str, Any]]) -> str:
+def _mcnemar(c: dict[str, Any]) -> str:
+    tests = c.get("mcnemar") or []
     if not tests:
         return "– (no predictions.csv)"
-    return "; ".join(
+    text = "; ".join(
         f"seed {t['seed']}: +{t['candidate_only']}/-{t['reference_only']} of {t['n_clips']}, "
         f"p {p_value(t['p_value'])}"
         for t in tests
     )
+    v = c.get("clip_vote")
+    if v and len(tests) > 1:
+        text += (
+            f"; clip vote over seeds {','.join(map(str, v['seeds']))}: +{v['candidate_only']}"
+            f"/-{v['reference_only']} of {v['n_clips']}, p {p_value(v['p_value'])}"
+        )
+    return text
+
+
+def _wilcoxon(d: dict[str, Any]) -> str:
+    p, floor = d.get("wilcoxon_p"), d.get("wilcoxon_min_p")
+    text = p_value(p)
+    if floor is not None and floor >= 0.05:
+        text += f" (min {floor:.3g} with these folds)"
+    return text
+
+
+def _per_fold(d: dict[str, Any]) -> str:
+    return " ".join(clips(f["clips"]) for f in d["per_fold"])
+
+
+def comparison_head() -> list[str]:
+    return [
+        "candidate", "reference", "difference (points)", "d_z", "folds (n)",
+        "per-fold difference (clips)", "95% CI (corrected)", "corrected t p", "Holm p",
+        "real?", "paired t p", "Wilcoxon p", "seed-to-seed sd", "McNemar (clips gained/lost)",
+        "notes",
+    ]  # fmt: skip
+
+
+def comparison_cells(c: dict[str, Any]) -> list[str]:
+    if not c["paired"]:
+        return [c["candidate"], c["reference"], f"not paired: {c['reason']}", *["–"] * 11, ""]
+    d = c["difference"]
+    corr = d.get("corrected") or {}
+    notes = [*(c.get("notes") or []), *(c.get("provenance_warnings") or [])]
+    if d.get("undefined"):
+        notes.insert(0, d["undefined"])
+    return [
+        c["candidate"],
+        c["reference"],
+        signed(d["mean"]),
+        "–" if d.get("d_z") is None else f"{d['d_z']:.2f}",
+        str(d["n"]),
+        _per_fold(d),
+        signed_interval(corr.get("low"), corr.get("high")),
+        p_value(corr.get("p")),
+        p_value(d.get("p_holm")),
+        verdict(d.get("significant")),
+        p_value((d.get("ttest") or {}).get("p")),
+        _wilcoxon(d),
+        pct(d.get("seed_sd")),
+        _mcnemar(c),
+        "; ".join(notes),
+    ]
 
 
 def comparison_lines(summary: dict[str, Any]) -> list[str]:
     comps = summary.get("comparisons") or []
     if not comps:
         return []
-    head = "| candidate | reference | difference (points) | 95% CI | pairs | paired t p | "
-    head += "Wilcoxon p | significant | McNemar per seed (clips gained/lost) |"
+    head = comparison_head()
     title = "**Paired comparisons** (candidate − reference; "
     title += (
         "each step against the one before, and the last against the first, "
         if summary.get("design") == "steps"
         else "rows that differ in one setting, "
     )
-    title += "paired on data set, fold and seed):"
-    lines = ["", title, "", head, "|" + "---|" * 9]
-    for c in comps:
-        if not c["paired"]:
-            lines.append(
-                f"| {c['candidate']} | {c['reference']} | not paired: {c['reason']} "
-                "| – | 0 | – | – | – | – |"
-            )
-            continue
-        d = c["difference"]
-        lines.append(
-            f"| {c['candidate']} | {c['reference']} | {signed(d['mean'])} | "
-            f"[{signed(d['low'])}, {signed(d['high'])}] | {d['n']} | {p_value(d['p_ttest'])} | "
-            f"{p_value(d['p_wilcoxon'])} | {verdict(d['significant'])} | {_mcnemar(c['mcnemar'])} |"
-        )
-    return lines
+    title += f"paired over folds, seeds averaged within a fold; Holm across these {len(comps)}):"
+    lines = ["", title, "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(comparison_cells(c)) + " |" for c in comps]
+    return lines + ["", VERDICT_RULE]
 
 
 def paper_table_lines(summary: dict[str, Any]) -> list[str]:
@@ -126,10 +197,10 @@ def paper_table_lines(summary: dict[str, Any]) -> list[str]:
     for t in summary.get("paper_tables") or []:
         lines += ["", f"**{t['title']}** ({t['group']}); accuracy %, ours with its 95% CI, "
                   "the paper's (ResNet50 from AudioSet weights) beside it; Δ against the first "
-                  "row, paired:", ""]  # fmt: skip
+                  "row, paired over folds, Holm across the table's Δs:", ""]  # fmt: skip
         head = ["model", *[f"{d}: ours" for d in t["datasets"]]]
         head += [f"{d}: paper" for d in t["datasets"]]
-        head += [f"{d}: Δ ours (p, significant)" for d in t["datasets"]]
+        head += [f"{d}: Δ ours [corrected CI] (p, Holm p, real?)" for d in t["datasets"]]
         head += [f"{d}: Δ paper" for d in t["datasets"]]
         lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for r in t["rows"]:
@@ -142,6 +213,7 @@ def paper_table_lines(summary: dict[str, Any]) -> list[str]:
             cells += [_delta(d) for d in r["delta"]]
             cells += ["–" if v is None else f"{v:+.1f}" for v in r["paper_delta"]]
             lines.append("| " + " | ".join(cells) + " |")
+        lines += ["", VERDICT_RULE]
     return lines
 
 
@@ -151,14 +223,16 @@ def _delta(d: dict[str, Any] | None) -> str:
     if not d.get("paired"):
         return f"not paired ({d.get('reason')})"
     diff = d["difference"]
+    corr = diff.get("corrected") or {}
     return (
-        f"{signed(diff['mean'])} [{signed(diff['low'])}, {signed(diff['high'])}] "
-        f"(p {p_value(diff['p_ttest'])}, {verdict(diff['significant'])})"
+        f"{signed(diff['mean'])} {signed_interval(corr.get('low'), corr.get('high'))} "
+        f"(p {p_value(corr.get('p'))}, Holm {p_value(diff.get('p_holm'))}, "
+        f"{verdict(diff.get('significant'))}; n {diff['n']})"
     )
 
 
 def _gaps(summary: dict[str, Any]) -> list[str]:
-    """Incomplete rows, failed jobs and unfinished jobs."""
+    """Incomplete rows, failed jobs, unfinished jobs and what the summary set aside."""
     lines = []
     missing = [r for r in summary["rows"] if r["missing_folds"]]
     if missing:
@@ -176,16 +250,21 @@ def _gaps(summary: dict[str, Any]) -> list[str]:
             f"- {u['configuration']} fold {u['fold']} ({u['status']}, {u['job_dir']})"
             for u in summary["unfinished"]
         ]
+    if summary.get("notes"):
+        lines += ["", "**Read with care:**", *[f"- {n}" for n in summary["notes"]]]
     return lines
 
 
 READING = (
     "How to read it: a fold's accuracy is averaged over seeds first, so each fold counts once; "
-    "the interval is Student's t over those fold means. A paired difference is taken between "
-    "runs of the same fold and seed; p is the paired t-test (Wilcoxon's signed-rank beside it), "
-    "and 'significant' means p < 0.05. Five folds are few and share training clips, so the "
-    "intervals are approximate and optimistic; McNemar's test asks the same question clip by "
-    "clip, one seed at a time."
+    "the row interval is Student's t over those fold means, and the seed-to-seed sd (pooled "
+    "within folds) is training noise, shown apart. A paired difference is the mean over folds "
+    "of each fold's seed-averaged difference, computed from clip counts; n is the number of "
+    "folds. The folds share most of their training clips, so the corrected resampled t "
+    "(Nadeau-Bengio: variance × (1/n + n_test/n_train)) is the headline and the plain t, which "
+    "ignores that overlap, is optimistic. McNemar's test asks whether these trained models "
+    "differ on these clips (conditional on the models, five different models pooled across the "
+    "folds), not whether retraining would; the clip vote counts each clip once across seeds."
 )
 
 

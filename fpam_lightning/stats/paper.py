@@ -43,7 +43,7 @@ def _label(backbone: str, attention: str, mixup: bool) -> str:
 
 
 def _table(title, group, cells, order, datasets) -> dict[str, Any] | None:
-    from .compare import compare_rows
+    from .compare import adjust, compare_rows
 
     present = [ds for ds in datasets if sum((a, m, ds) in cells for a, m in order) >= 2]
     if not present:
@@ -64,6 +64,7 @@ def _table(title, group, cells, order, datasets) -> dict[str, Any] | None:
             {"model": _label(backbone, att, mix), "attention": att, "mixup": mix, "ours": ours,
              "delta": delta, "paper": paper, "paper_delta": paper_delta}
         )  # fmt: skip
+    adjust([d for r in rows for d in r["delta"]])  # one family per table
     return {"title": title, "group": group, "datasets": present, "rows": rows}
 
 

@@ -22,10 +22,12 @@ FOLDS, SEEDS = (1, 2, 3, 4, 5), (0, 1, 2)
 
 
 def result(dataset: str, attention: str, fold: int, seed: int, acc: float, mixup=False) -> dict:
+    """results.json as training writes it: the accuracy of whole clips out of one fold's 80
+    (stored as float32), and the fold's clip counts."""
     return {
         "status": "completed", "dataset": dataset, "fold": fold, "seed": seed,
-        "test_acc": acc, "backbone": "resnet50", "attention": attention,
-        "variant": "paper", "mixup": mixup,
+        "test_acc": float(np.float32(round(acc * 80) / 80)), "num_test": 80, "num_train": 320,
+        "backbone": "resnet50", "attention": attention, "variant": "paper", "mixup": mixup,
     }  # fmt: skip
 
 
@@ -92,7 +94,7 @@ def test_seeds_are_an_axis_and_rows_carry_intervals(tmp_path):
     sweep = sweep_of(tmp_path, "s", {"attention=none": BASE})
     (row,) = summarize(sweep)["rows"]
     assert row["seeds"] == [0, 1, 2] and row["n_runs"] == 15 and row["n_completed"] == 5
-    per_fold = [np.mean([BASE["acc"](f, s) for s in SEEDS]) for f in FOLDS]
+    per_fold = [np.mean([round(BASE["acc"](f, s) * 80) / 80 for s in SEEDS]) for f in FOLDS]
     assert [row["folds"][str(f)] for f in FOLDS] == pytest.approx(per_fold)
     assert row["mean"] == pytest.approx(np.mean(per_fold))
     assert row["std"] == pytest.approx(np.std(per_fold, ddof=1))
@@ -107,15 +109,18 @@ def test_a_real_gain_is_significant_and_noise_is_not(tmp_path):
     s = summarize(sweep)
     comps = {(c["candidate"], c["reference"]): c for c in s["comparisons"]}
     gain = comps[("attention=fpam", "attention=none")]  # none is first in attention=none,...
-    assert gain["paired"] and gain["difference"]["n"] == 15
+    # 5 folds x 3 seeds pair as 5 folds (each fold's seeds averaged), Holm across the three
+    assert gain["paired"] and gain["difference"]["n"] == 5 and gain["family_size"] == 3
     assert gain["difference"]["mean"] == pytest.approx(0.05, abs=0.005)
-    assert gain["difference"]["significant"] is True and gain["difference"]["low"] > 0
+    assert gain["difference"]["significant"] is True and gain["difference"]["corrected"]["low"] > 0
+    assert gain["difference"]["p_holm"] >= gain["difference"]["corrected"]["p"]
     assert [t["seed"] for t in gain["mcnemar"]] == [0, 1, 2]
-    assert all(t["significant"] and t["candidate_only"] == 9 * 5 for t in gain["mcnemar"])
+    assert all(t["p_value"] < 0.05 and t["candidate_only"] == 9 * 5 for t in gain["mcnemar"])
     same = comps[("attention=pyramid", "attention=none")]
     assert same["difference"]["significant"] is False
-    assert same["difference"]["low"] < 0 < same["difference"]["high"]
-    assert all(not t["significant"] for t in same["mcnemar"])  # 1 clip of 20 per fold
+    corrected = same["difference"]["corrected"]
+    assert corrected["low"] < 0 < corrected["high"]
+    assert all(t["p_value"] >= 0.05 for t in same["mcnemar"])  # 1 clip of 20 per fold
     md = (sweep / "cv_summary.md").read_text()
     assert "Paired comparisons" in md and "| attention=fpam | attention=none | +4.9 |" in md
 
