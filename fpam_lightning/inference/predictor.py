@@ -75,7 +75,8 @@ def predict_wave(
     for i in range(0, len(starts), batch_size):
         chunk = starts[i : i + batch_size]
         batch = torch.stack([wave[s : s + length] for s in chunk]).to(module.device)
-        probs = module(module.crop(batch, train=False)).float().softmax(-1).cpu().numpy()
+        # One view per window: the overlapping windows are predict's own crops.
+        probs = module.infer(batch, views=1).logits.float().softmax(-1).cpu().numpy()
         for s, p in zip(chunk, probs, strict=True):
             out.append((s / sr, min(s + length, wave.shape[-1]) / sr, p))
     return out

@@ -37,9 +37,9 @@ class Scores:
 
 @torch.no_grad()
 def score(module, loader: Sequence) -> Scores:
-    """Clips through the front end and network, as the module's test step scores them: the
-    centre crop, or with `module.tta_crops` > 1 the mean probability over that many views
-    (`AudioClassificationModule.score`); the embeddings are the centre crop's either way."""
+    """Clips through the module's `infer`, scored as its test step scores them: the centre
+    crop, or with `tta_crops` > 1 the mean probability over that many views; the embeddings
+    are the centre crop's either way."""
     was_training = module.training
     module.eval()
     device = module.device
@@ -47,10 +47,9 @@ def score(module, loader: Sequence) -> Scores:
     try:
         for batch in loader:
             wave, y = batch[0].to(device), batch[1].to(device)
-            out = module.net.classify(module._spec(module.crop(wave, train=False)))
-            logits = out.logits if module.tta_crops <= 1 else module.score(wave)
-            losses.append(F.cross_entropy(logits, y, reduction="sum").item())
-            probs.append(logits.float().softmax(-1).cpu())
+            out = module.infer(wave)
+            losses.append(F.cross_entropy(out.logits, y, reduction="sum").item())
+            probs.append(out.logits.float().softmax(-1).cpu())
             targets.append(y.cpu())
             embs.append(out.embedding.float().cpu())
             idx = batch[2] if len(batch) > 2 else torch.arange(len(y))

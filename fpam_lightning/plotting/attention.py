@@ -36,8 +36,7 @@ def explain_clips(module, waves: Sequence) -> list[dict[str, Any]]:
     items = []
     try:
         for wave in waves:
-            w = module.crop(_wave_tensor(wave)[None].to(module.device), train=False)
-            out = module.net.explain(w)
+            out = module.explain(_wave_tensor(wave)[None].to(module.device))
             if not out["attention_maps"]:
                 raise FpamError(
                     "this model has no spatial attention maps (attention="
