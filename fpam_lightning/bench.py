@@ -23,44 +23,51 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-
-from .benchmarks import data_path, first_pass, report, rounds
-from .benchmarks.common import PRESETS, Context, commit, hardware, settings_from, write_clips
+from .benchmarks.presets import PRESETS
 from .models.choices import ATTENTIONS
-from .training.build import build_datamodule
-from .utils.cli import argv_command
+from .utils.cli import argv_command, command_parser
+
+if TYPE_CHECKING:
+    from .benchmarks.common import Context
+
+PROG = "python -m fpam_lightning.bench"
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(
-        prog="python -m fpam_lightning.bench",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    ap = command_parser(PROG, __doc__, f"{PROG} --preset cpu --rounds 3")
     ap.add_argument(
         "--preset",
         choices=sorted(PRESETS),
         default="cpu",
         help="cpu: reduced, a few minutes on a CPU; paper: the paper's shape on a GPU",
     )
-    ap.add_argument("--device", choices=["auto", "cpu", "cuda"])
-    ap.add_argument("--backbone")
-    ap.add_argument("--attention", choices=list(ATTENTIONS))
+    ap.add_argument("--device", choices=["auto", "cpu", "cuda"], help="default: the preset's")
+    ap.add_argument("--backbone", help="default: the preset's")
+    ap.add_argument("--attention", choices=list(ATTENTIONS), help="default: the preset's")
     ap.add_argument("--channels", type=int, help="the attention head's channel count")
-    ap.add_argument("--clip-seconds", type=float)
-    ap.add_argument("--num-classes", type=int)
-    ap.add_argument("--batch-size", type=int)
-    ap.add_argument("--eval-batch-size", type=int)
+    ap.add_argument("--clip-seconds", type=float, help="default: the preset's")
+    ap.add_argument("--num-classes", type=int, help="default: the preset's")
+    ap.add_argument("--batch-size", type=int, help="default: the preset's")
+    ap.add_argument("--eval-batch-size", type=int, help="default: the preset's")
     ap.add_argument("--steps", type=int, help="training batches per epoch")
     ap.add_argument("--epochs", type=int, help="epochs per fit, the first one is warm-up")
     ap.add_argument("--rounds", type=int, help="alternate bare and Lightning this many times")
-    ap.add_argument("--num-workers", type=int)
-    ap.add_argument("--precision", choices=["32-true", "bf16-mixed"])
-    ap.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None)
-    ap.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None)
+    ap.add_argument("--num-workers", type=int, help="default: the preset's")
+    ap.add_argument("--precision", choices=["32-true", "bf16-mixed"], help="default: the preset's")
+    ap.add_argument(
+        "--channels-last",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="default: the preset's",
+    )
+    ap.add_argument(
+        "--compile",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="default: the preset's",
+    )
     ap.add_argument(
         "--work-dir",
         help="where the synthetic WAVs and cache go (default: a temp folder, removed afterwards)",
@@ -75,6 +82,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def measure(ctx: Context) -> dict[str, Any]:
     """Every measurement, in order; the measured part of the report (`report.summarize`)."""
+    import torch
+
+    from .benchmarks import data_path, first_pass, report, rounds
+    from .benchmarks.common import write_clips
+    from .training.build import build_datamodule
+
     torch.backends.cudnn.benchmark = ctx.device.type == "cuda"
     write_clips(ctx)
     dm = build_datamodule(ctx.cfg(on_device=False, tag="data").data)
@@ -88,6 +101,11 @@ def measure(ctx: Context) -> dict[str, Any]:
 
 def run(argv: list[str]) -> int:
     args = parse_args(argv)
+    import torch  # here, after parsing: `--help` needs no torch
+
+    from .benchmarks import report
+    from .benchmarks.common import Context, commit, hardware, settings_from
+
     s = settings_from(args)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     tmp = None if args.work_dir else tempfile.mkdtemp(prefix="fpam_bench_")

@@ -3,8 +3,8 @@
 Writes to the run folder: results.json, predictions.csv (one row per clip: file, fold, true and
 predicted class, per-class probabilities), classification_report.{json,txt} (per-class precision,
 recall, F1, support), confusion_matrix.{png,csv} and embeddings.npz (pooled features for t-SNE),
-and logs them to W&B when `logger.wandb` is on (`analysis.evaluation`). Several folds' reports
-merge into one with `analysis.reports.pooled_report` (as `summarize` does).
+and logs them to W&B when `logger.wandb` is on (`reporting.evaluation`). Several folds' reports
+merge into one with `reporting.fold_report.pooled_report` (as `summarize` does).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from .analysis.evaluation import evaluate
 from .utils.cli import hydra_command
 from .utils.errors import FpamError
 
@@ -23,6 +22,8 @@ def main(cfg: DictConfig) -> float:
     if cfg.get("ckpt_path") in (None, "", "null"):
         raise FpamError("give the checkpoint to evaluate: ckpt_path=RUN/checkpoints/last.ckpt")
     OmegaConf.resolve(cfg)
+    from .reporting.evaluation import evaluate  # here: `--help` needs no torch
+
     return evaluate(cfg)["test_acc"]
 
 

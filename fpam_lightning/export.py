@@ -4,7 +4,7 @@ ckpt_path=CKPT format=onnx|torchscript [output=PATH]`.
 The exported graph includes the log-mel front end, so it takes raw mono audio at the model's
 sample rate, shaped (batch, clip_samples) float32, and returns (batch, num_classes) logits; the
 batch size is dynamic. The file is loaded back and its logits compared with PyTorch's within
-`atol + rtol * |logit|` (`analysis.model_export`); a JSON file beside the model records the
+`atol + rtol * |logit|` (`inference.model_export`); a JSON file beside the model records the
 sample rate, clip length, class names and the measured difference. Prints the model's path.
 """
 
@@ -13,13 +13,14 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig
 
-from .analysis.model_export import export
 from .utils.cli import hydra_command
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="export")
 @hydra_command
 def main(cfg: DictConfig) -> None:
+    from .inference.model_export import export  # here: `--help` needs no torch
+
     info = export(
         str(cfg.ckpt_path),
         str(cfg.format),

@@ -14,7 +14,7 @@ folders (searched recursively for .wav/.flac/.ogg/.aiff/.mp3). Settings:
 Any channel count, sample rate and length is accepted: audio is mixed to mono and resampled to
 the model's rate. A file no longer than the training clip is zero-padded, as in training; a
 longer one is cut into clip-length windows (the last one flush with the end) whose class
-probabilities are averaged (`analysis.inference`). A file that cannot be read, or that holds
+probabilities are averaged (`inference.predictor`). A file that cannot be read, or that holds
 NaN/Inf samples, is reported on stderr and the others are still scored (exit code 1); a bad
 checkpoint exits with code 2.
 """
@@ -24,13 +24,16 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .analysis.inference import FilePrediction, expand, predict_file, window_hop
-from .analysis.reports import file_table, top_k, window_table, write_csv
-from .analysis.scoring import pick_device
-from .training.checkpoint import load_checkpoint
-from .utils.cli import argv_command
+from .utils.cli import argv_command, command_parser
 from .utils.errors import FpamError
+
+if TYPE_CHECKING:
+    from .inference.predictor import FilePrediction
+
+PROG = "python -m fpam_lightning.predict"
+EXAMPLE = f"{PROG} ckpt_path=RUN/checkpoints/last.ckpt recordings/ top_k=5 csv=predictions.csv"
 
 DEFAULTS = {
     "ckpt_path": None,
@@ -43,8 +46,20 @@ DEFAULTS = {
 }
 
 
+def build_parser():
+    parser = command_parser(PROG, __doc__, EXAMPLE)
+    parser.add_argument(
+        "arguments",
+        nargs="*",
+        metavar="KEY=VALUE|FILE_OR_DIR",
+        help="settings (above; also as --key=value) and audio files or folders, in any order",
+    )
+    return parser
+
+
 def parse_args(argv: Sequence[str]) -> tuple[dict[str, str | None], list[str]]:
     """Split `key=value` settings from paths; an existing path always counts as a path."""
+    build_parser().parse_known_args(argv)  # -h / --help: the usage, then exit
     settings: dict[str, str | None] = dict(DEFAULTS)
     paths: list[str] = []
     for arg in argv:
@@ -80,6 +95,8 @@ def report(p: FilePrediction, names: Sequence[str], k: int) -> None:
     if p.error:
         print(f"{p.file}: error: {p.error}", file=sys.stderr)
         return
+    from .inference.predictor import top_k
+
     best = ", ".join(f"{name} {q:.3f}" for name, q in top_k(p.probs, names, k))
     n = len(p.windows)
     print(f"{p.file}: {best} ({n} window{'s' if n > 1 else ''}, {p.duration_s:.2f} s)")
@@ -87,6 +104,11 @@ def report(p: FilePrediction, names: Sequence[str], k: int) -> None:
 
 def run(argv: list[str]) -> int:
     settings, paths = parse_args(argv)
+    from .inference.predictor import expand, file_table, predict_file, window_hop, window_table
+    from .inference.scoring import pick_device
+    from .training.checkpoint import load_checkpoint
+    from .utils.run_files import write_csv
+
     top, batch_size = number(settings, "top_k"), number(settings, "batch_size")
     if batch_size < 1:
         raise FpamError(f"batch_size={batch_size} must be at least 1")

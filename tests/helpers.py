@@ -131,3 +131,35 @@ def unwritable(folder: Path) -> Iterator[str]:
 def error_lines(text: str) -> list[str]:
     """The `error:` lines of a command's output (a user error prints exactly one)."""
     return [line for line in text.splitlines() if line.startswith("error:")]
+
+
+def png_shape(path: Path) -> tuple[int, int]:
+    """(height, width) of a non-empty PNG, read back by Matplotlib."""
+    assert path.is_file() and path.stat().st_size > 0, path
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", path
+    import matplotlib.image as mpimg
+
+    img = mpimg.imread(path)
+    assert img.std() > 0, f"{path} is blank"
+    return img.shape[:2]
+
+
+# A data set of odd sizes (3 classes, 3 clips per class and fold), for DDP and SLURM runs.
+ODD = {"num_classes": 3, "clips_per_class_per_fold": 3, "seconds": 0.5, "sample_rate": 16000}
+
+
+def odd_overrides(data_dir) -> list[str]:
+    return [
+        "data=synthetic",
+        f"paths.data_dir={data_dir}",
+        "data.num_classes=3",
+        "data.clip_seconds=0.5",
+        "data.batch_size=4",
+        "data.num_workers=0",
+        *[f"data.synthetic.{k}={v}" for k, v in ODD.items()],
+        "backbone=resnet18",
+        "attention.channels=16",
+        "trainer.max_epochs=1",
+        "trainer.enable_progress_bar=false",
+        "logger=none",
+    ]

@@ -1,6 +1,6 @@
 """evaluate: the CLI's files, the report's agreement with predictions.csv, W&B, errors.
 
-Pooling several folds' reports is tested with the library, in tests/analysis/test_reports.py.
+Pooling several folds' reports is tested with the library, in tests/reporting/test_fold_report.py.
 """
 
 from __future__ import annotations
@@ -51,6 +51,10 @@ def test_evaluate_cli_report_agrees_with_predictions(run_dir, tiny_overrides, tm
     rows = read_rows(out / "predictions.csv")
     names = results["class_names"]
     assert len(rows) == results["num_test"] == 8 and {int(r["fold"]) for r in rows} == {1}
+    # the code and data behind the scores: the same data as the training run it scores
+    trained = json.loads((run_dir / "results.json").read_text())
+    assert results["provenance"]["data"] == trained["provenance"]["data"]
+    assert results["provenance"]["device"] == "cpu" and results["provenance"]["packages"]["timm"]
     probs = np.array([[float(r[f"prob_{n}"]) for n in names] for r in rows])
     np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-4)
     y = np.array([int(r["target"]) for r in rows])

@@ -81,7 +81,7 @@ def test_onnx_export_runs_in_onnxruntime(ckpt, tmp_path):
 
 
 def test_export_default_path_and_bad_input(ckpt, tmp_path):
-    from fpam_lightning.analysis.model_export import default_output, export
+    from fpam_lightning.inference.model_export import default_output, export
     from fpam_lightning.utils.errors import ConfigError
 
     assert default_output(ckpt, "onnx") == ckpt.parent.parent / "export" / "last.onnx"

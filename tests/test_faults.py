@@ -17,7 +17,11 @@ import soundfile as sf
 import torch
 from helpers import REPO, compose_train, error_lines, run_cli, unwritable
 
-from fpam_lightning.training.ckpt_io import SafeCheckpointIO, UnsafeCheckpointError, safe_torch_load
+from fpam_lightning.training.checkpoint import (
+    SafeCheckpointIO,
+    UnsafeCheckpointError,
+    safe_torch_load,
+)
 from fpam_lightning.training.numerics import NumericalError
 from fpam_lightning.training.run import train
 from fpam_lightning.utils.cli import PREEMPTED_EXIT_CODE
@@ -80,6 +84,7 @@ def test_sigterm_saves_epoch_checkpoint_and_resume_matches_uninterrupted(tiny_ov
     assert "Traceback" not in out and "preempted:" in out
     stopped = _results(run_dir)
     assert stopped["status"] == "preempted" and 1 <= stopped["epochs"] < 3
+    assert stopped["provenance"]["device"] == "cpu"
     assert (
         torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["epoch"]
         == stopped["epochs"] - 1
@@ -211,7 +216,7 @@ def test_download_without_network_fails_fast_with_a_clear_message(tmp_path):
 # --- a sweep with a crashed job -------------------------------------------------------------------
 @pytest.mark.slow
 def test_sweep_summary_lists_the_failed_job_and_averages_the_rest(tiny_overrides, tmp_path):
-    from fpam_lightning.analysis.summary import summarize
+    from fpam_lightning.reporting.cv_report import summarize
 
     sweep = tmp_path / "sweep"
     proc = run_cli(
@@ -359,3 +364,5 @@ def test_a_sweep_with_failed_jobs_exits_1_after_its_summary(tiny_overrides, tmp_
         "choose 1..5"
     )
     assert (sweep / "cv_summary.md").is_file()  # written before the exit
+    failed = json.loads((sweep / "0" / "results.json").read_text())
+    assert failed["status"] == "failed" and len(failed["provenance"]["commit"] or "x" * 40) == 40

@@ -1,7 +1,7 @@
 """summarize: the command rebuilds a sweep's summary and rejects what is not a sweep.
 
 The summary itself (rows, missing, failed and unfinished jobs, the files) is tested in
-tests/analysis/test_summary.py; a real multirun writing it through the Hydra callback in
+tests/stats/test_cv_summary.py; a real multirun writing it through the Hydra callback in
 test_sweeps.py.
 """
 

@@ -224,6 +224,7 @@ def _check_our_recipe(cfg, name: str) -> None:
     ("launcher", "target"),
     [
         ("slurm", "SlurmLauncher"),
+        ("slurm_cpu", "SlurmLauncher"),
         ("submitit_slurm", "SlurmLauncher"),
         ("submitit_local", "LocalLauncher"),
         ("local_parallel", "JoblibLauncher"),

@@ -22,6 +22,7 @@ from . import cache as wave_cache
 from . import checks
 from . import device as device_data
 from .download import fetch_dataset
+from .prepare import build_lock
 from .samplers import EpochShuffle, loader_generator
 from .tables import ClipTable, fingerprint
 
@@ -221,7 +222,9 @@ class FoldDataModule(LightningDataModule):
     def prepare_data(self) -> None:
         """Obtain the data if absent, then validate it and build the waveform cache (once)."""
         if not self.csv_path.exists():
-            self.obtain()
+            with build_lock(self.root):  # the sweep's other jobs wait, then reuse it
+                if not self.csv_path.exists():
+                    self.obtain()
             if not self.csv_path.exists():
                 raise DataError(self._missing_message())
         self._load()

@@ -11,7 +11,6 @@ import hashlib
 import http.client
 import logging
 import os
-import shutil
 import stat
 import tarfile
 import time
@@ -24,6 +23,7 @@ from tqdm import tqdm
 
 from ..utils.errors import DataError
 from ..utils.io import atomic_path
+from .prepare import build_lock, staging_folder
 
 log = logging.getLogger(__name__)
 
@@ -159,24 +159,24 @@ def fetch_dataset(
     """
     download_dir.mkdir(parents=True, exist_ok=True)
     name = Path(urllib.request.url2pathname(url.split("?")[0])).name or "archive"
-    archive = download(url, download_dir / name, sha256)
-    staging = root.parent / f".{root.name}.partial"
-    shutil.rmtree(staging, ignore_errors=True)
-    try:
-        extract(archive, staging)
-        found = find_dataset_folder(staging, marker)
-        if found is None:
-            raise ArchiveError(f"{archive} holds no {marker}: not the expected data set")
-        log.info("extracted %s to %s", archive.name, root)
-        if not root.exists():
-            os.replace(found, root)
-        else:  # e.g. a cache folder is already there: move the data set in beside it
-            for item in found.iterdir():
-                if not (root / item.name).exists():
-                    os.replace(item, root / item.name)
-    except ArchiveError:
-        archive.unlink(missing_ok=True)  # never reuse a corrupt archive
-        raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    # One download and one extraction for all the jobs of a sweep started on an empty folder.
+    with build_lock(root), staging_folder(root) as staging:
+        if (root / marker).is_file():
+            return root  # another job extracted it while this one waited
+        archive = download(url, download_dir / name, sha256)
+        try:
+            extract(archive, staging)
+            found = find_dataset_folder(staging, marker)
+            if found is None:
+                raise ArchiveError(f"{archive} holds no {marker}: not the expected data set")
+            log.info("extracted %s to %s", archive.name, root)
+            if not root.exists():
+                os.replace(found, root)
+            else:  # e.g. a cache folder is already there: move the data set in beside it
+                for item in found.iterdir():
+                    if not (root / item.name).exists():
+                        os.replace(item, root / item.name)
+        except ArchiveError:
+            archive.unlink(missing_ok=True)  # never reuse a corrupt archive
+            raise
     return root

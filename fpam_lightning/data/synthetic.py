@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from .prepare import build_lock, staging_folder
 from .tables import ESC50_LAYOUT, US8K_LAYOUT
 
 log = logging.getLogger(__name__)
@@ -56,17 +57,30 @@ def synthesize_esc50(
     stamp = root / "meta" / "synthetic.json"
     if stamp.exists() and json.loads(stamp.read_text()) == settings:
         return root
-    log.info("generating synthetic ESC-50-layout data in %s", root)
-    staging = root.parent / f".{root.name}.partial"
-    shutil.rmtree(staging, ignore_errors=True)
+    # Parallel sweep jobs on an empty folder: one generates, the others wait and reuse it.
+    with build_lock(root):
+        if stamp.exists() and json.loads(stamp.read_text()) == settings:
+            return root
+        log.info("generating synthetic ESC-50-layout data in %s", root)
+        with staging_folder(root) as staging:
+            _write_esc50(staging, settings)
+            (staging / "meta" / "synthetic.json").write_text(json.dumps(settings))
+            shutil.rmtree(root, ignore_errors=True)
+            staging.rename(root)
+    return root
+
+
+def _write_esc50(staging: Path, settings: dict) -> None:
+    num_classes, seconds = settings["num_classes"], settings["seconds"]
+    sample_rate = settings["sample_rate"]
     (staging / "audio").mkdir(parents=True)
     (staging / "meta").mkdir()
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(settings["seed"])
     rows = []
     clip_id = 100000
-    for fold in range(1, num_folds + 1):
+    for fold in range(1, settings["num_folds"] + 1):
         for target in range(num_classes):
-            for _ in range(clips_per_class_per_fold):
+            for _ in range(settings["clips_per_class_per_fold"]):
                 clip_id += 1
                 name = f"{fold}-{clip_id}-A-{target}.wav"
                 sf.write(
@@ -80,11 +94,6 @@ def synthesize_esc50(
         w = csv.writer(f)
         w.writerow(ESC50_LAYOUT.columns)
         w.writerows(rows)
-    (staging / "meta" / "synthetic.json").write_text(json.dumps(settings))
-    shutil.rmtree(root, ignore_errors=True)
-    root.parent.mkdir(parents=True, exist_ok=True)
-    staging.rename(root)
-    return root
 
 
 US8K_CLASSES = (

@@ -1,6 +1,6 @@
 """Load a local state dict (e.g. AudioSet-trained ResNet weights) into a backbone.
 
-The file is read by `utils.checkpoints.safe_torch_load` (`torch.load(weights_only=True)`), so
+The file is read by `utils.safe_load.safe_torch_load` (`torch.load(weights_only=True)`), so
 it cannot run code. Keys are matched after stripping a prefix and mapping names; a 3-channel
 (RGB) first convolution is summed to our 1 channel; the source's classifier is dropped. Missing
 and unexpected keys are logged. Shape mismatches and missing keys fail with the list, unless
@@ -17,8 +17,8 @@ import torch
 from timm.models import adapt_input_conv
 from torch import nn
 
-from ..utils.checkpoints import safe_torch_load
 from ..utils.errors import ConfigError
+from ..utils.safe_load import safe_torch_load
 
 log = logging.getLogger(__name__)
 

@@ -1,31 +1,47 @@
-"""Load a checkpoint written by `fpam_lightning.train` for analysis, prediction and export.
+"""Checkpoints, in one place: how training writes and resumes them, and how evaluate, predict,
+export and the figures load them.
 
-Only tensors and plain containers are unpickled (`utils.checkpoints.safe_torch_load`), so a
-checkpoint from an untrusted source cannot run code; the network is rebuilt from the config
-saved in its `hyper_parameters` and the weights are loaded strictly.
+Every file is read with `torch.load(weights_only=True)` (`utils.safe_load`, below the models,
+whose backbone weights it also reads), so a checkpoint from an untrusted source cannot run code,
+and a file that is not a checkpoint, or holds Python objects, is one readable line.
+
+* Saving and resuming: `SafeCheckpointIO`. Lightning's TorchCheckpointIO stages a save in the
+  system temp folder and moves it into place, which is a copy (not an atomic rename) when /tmp
+  and the run folder are on different file systems, as on most clusters; and it loads with
+  `weights_only=False` unless told otherwise. This plugin writes to a sibling temp file, fsyncs
+  and renames, and always loads with `weights_only=True`. `check_resume` refuses a checkpoint
+  of another configuration before Lightning restores it.
+* Loading for analysis: `load_checkpoint` rebuilds the network from the config saved in the
+  checkpoint's `hyper_parameters` and loads the weights strictly.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from ..models.classifier import AudioClassifier
-from ..utils.checkpoints import CheckpointError, safe_torch_load
 from ..utils.errors import FpamError
+from ..utils.io import atomic_path
+from ..utils.safe_load import CheckpointError, UnsafeCheckpointError, safe_torch_load
 from .module import AudioClassificationModule
 
 __all__ = [
     "CheckpointError",
     "LoadedCheckpoint",
+    "SafeCheckpointIO",
+    "UnsafeCheckpointError",
     "check_resume",
     "load_checkpoint",
     "read_checkpoint",
+    "safe_torch_load",
 ]
 
 REQUIRED_HPARAMS = ("net", "num_classes", "clip_samples")
@@ -194,3 +210,21 @@ def check_resume(path: str | Path, module: AudioClassificationModule) -> None:
         )
     if diffs:
         log.warning("resuming %s, trained with other settings: %s", path, shown)
+
+
+class SafeCheckpointIO(TorchCheckpointIO):
+    """Atomic saves (sibling temp file + fsync + rename) and `weights_only=True` loads."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options=None) -> None:
+        if storage_options is not None:
+            raise TypeError("SafeCheckpointIO takes no storage_options")
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            torch.save(checkpoint, f)
+            f.flush()
+            os.fsync(f.fileno())
+
+    def load_checkpoint(self, path, map_location=None, weights_only: bool | None = None):
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"Checkpoint file not found: {path}")
+        # weights_only is forced: a resume path may point at a file from anywhere.
+        return safe_torch_load(path, setting="ckpt_path", map_location=map_location or "cpu")

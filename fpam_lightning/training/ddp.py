@@ -61,7 +61,7 @@ def use_job_config_for_ddp_children(cfg: DictConfig, output_dir: Path) -> None:
     forget_previous_job()
     if not HydraConfig.initialized():
         return
-    import lightning.pytorch.strategies.launchers.subprocess_script as launcher
+    from .lightning_internals import set_ddp_child_command
 
     def hydra_subprocess_cmd(local_rank: int) -> tuple[Sequence[str], str]:
         global _launched_children
@@ -69,8 +69,7 @@ def use_job_config_for_ddp_children(cfg: DictConfig, output_dir: Path) -> None:
         config_file = job_config_file(cfg, output_dir)
         return child_command(config_file, output_dir, local_rank), os.getcwd()
 
-    # The launcher looks this helper up in its module at call time: the one supported seam.
-    launcher._hydra_subprocess_cmd = hydra_subprocess_cmd
+    set_ddp_child_command(hydra_subprocess_cmd)
 
 
 def forget_previous_job() -> None:

@@ -5,12 +5,16 @@ and mixup all run here, on the model's device, so the loader and the on-device d
 same batches. Randomness is reseeded from (seed, epoch) each epoch so a resumed run repeats
 exactly. The optimiser and schedule come from training/optim.py. Evaluation scores the centre
 crop, or with `tta_crops` > 1 the mean probability over that many fixed crops or shifts.
+
+`infer` is the one way in from outside: a batch of clips to the test step's logits and the
+pooled embeddings. `predict_step` (so `trainer.predict`), evaluate, the figure callback and
+`predict` all score through it; `explain` gives the attention maps of the same centre crop.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -23,6 +27,13 @@ from torchmetrics.classification import MulticlassAccuracy
 from ..models import build_classifier
 from .augment import Augmentation, crop, views
 from .optim import build_optimizer, build_scheduler, saved_configs
+
+
+class ClipOutputs(NamedTuple):
+    """What `infer` returns for a batch of clips."""
+
+    logits: torch.Tensor  # (B, K) as the test step scores: centre crop, or the views' mean
+    embedding: torch.Tensor  # (B, D) pooled features of the centre crop, before the classifier
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -145,11 +156,30 @@ class AudioClassificationModule(LightningModule):
         probability over the views (cross-entropy of these is the mean's log-loss)."""
         if self.tta_crops <= 1:
             return self._classify(self._spec(self.crop(wave, train=False))).logits
+        return self._mean_of_views(wave, self.tta_crops)
+
+    def _mean_of_views(self, wave: torch.Tensor, count: int) -> torch.Tensor:
         probs = None
-        for view in views(wave, self.clip_samples, self.tta_crops):
+        for view in views(wave, self.clip_samples, count):
             p = self._classify(self._spec(view)).logits.float().softmax(-1)
             probs = p if probs is None else probs + p
-        return (probs / self.tta_crops).clamp_min(1e-12).log()
+        return (probs / count).clamp_min(1e-12).log()
+
+    @torch.no_grad()
+    def infer(self, wave: torch.Tensor, views: int | None = None) -> ClipOutputs:
+        """A batch of clips (B, samples) to logits and embeddings, cropped and scored as the
+        test step does (`score`). `views` overrides `tta_crops`: `predict`, whose windows are
+        its own crops, asks for one. The embeddings are the centre crop's either way."""
+        count = self.tta_crops if views is None else int(views)
+        out = self._classify(self._spec(self.crop(wave, train=False)))
+        if count <= 1:
+            return ClipOutputs(out.logits, out.embedding)
+        return ClipOutputs(self._mean_of_views(wave, count), out.embedding)
+
+    @torch.no_grad()
+    def explain(self, wave: torch.Tensor) -> dict[str, Any]:
+        """The network's `explain` (spectrogram, attention maps, logits) of the centre crop."""
+        return self.net.explain(self.crop(wave, train=False))
 
     def _eval_step(self, batch, acc: MulticlassAccuracy, mean_loss: MeanMetric, stage: str):
         wave, y = batch[0], batch[1]
@@ -175,10 +205,12 @@ class AudioClassificationModule(LightningModule):
     def test_step(self, batch, batch_idx: int) -> torch.Tensor:
         return self._eval_step(batch, self.test_acc, self.test_loss, "test")  # for callbacks
 
-    def predict_step(self, batch, batch_idx: int) -> dict[str, torch.Tensor]:
-        wave = batch[0] if isinstance(batch, (list, tuple)) else batch
-        logits = self.score(wave)
-        return {"probs": logits.softmax(-1), "index": batch[2] if len(batch) > 2 else None}
+    def predict_step(self, batch, batch_idx: int) -> dict[str, torch.Tensor | None]:
+        """`infer` of a batch (wave, target[, index]) or of bare waves, for `trainer.predict`."""
+        is_tuple = isinstance(batch, (list, tuple))
+        out = self.infer(batch[0] if is_tuple else batch)
+        index = batch[2] if is_tuple and len(batch) > 2 else None
+        return {"logits": out.logits, "embedding": out.embedding, "index": index}
 
     # --- optimisation ----------------------------------------------------------------
     def configure_optimizers(self) -> dict[str, Any]:

@@ -28,11 +28,13 @@ class FiniteLossGuard(Callback):
     def __init__(self, checkpoint_path: str | None = None):
         self.checkpoint_path = checkpoint_path
         self._batch: Any = None
+        self._batch_idx = 0
 
     def on_train_batch_start(
         self, trainer: Trainer, pl_module: LightningModule, batch, batch_idx: int
     ) -> None:
         self._batch = batch  # (wave, target, index): to name the clips if the loss goes bad
+        self._batch_idx = batch_idx
 
     def on_before_backward(
         self, trainer: Trainer, pl_module: LightningModule, loss: torch.Tensor
@@ -49,7 +51,7 @@ class FiniteLossGuard(Callback):
             if bool(torch.isinf(loss.detach()).any())
             else "NaN/Inf on another rank"
         )
-        batch = trainer.fit_loop.epoch_loop.batch_progress.current.ready - 1
+        batch = self._batch_idx
         ckpt = self.checkpoint_path
         kept = (
             f"the last good checkpoint is {ckpt} (resume with ckpt_path=last)"

@@ -22,7 +22,6 @@ from pathlib import Path
 from types import FrameType
 
 from lightning.pytorch import Callback, LightningModule, Trainer
-from lightning.pytorch.callbacks import ModelCheckpoint
 
 log = logging.getLogger(__name__)
 
@@ -92,14 +91,9 @@ class Preemption(Callback):
             return  # the last epoch finishes the run anyway
         self.preempted = True
         trainer.should_stop = True
-        saved = any(
-            isinstance(cb, ModelCheckpoint)
-            and cb.save_last
-            and cb._last_global_step_saved == trainer.global_step
-            for cb in trainer.checkpoint_callbacks
-        )
-        if not saved:
-            trainer.save_checkpoint(self.checkpoint_path)
+        # The project's ModelCheckpoint writes last.ckpt every n epochs (save_last=False), so
+        # this epoch's state is saved here, to the file resume reads.
+        trainer.save_checkpoint(self.checkpoint_path)
 
     def hand_over(self, is_global_zero: bool) -> None:
         """After fit: requeue under SLURM, or give the signal to the handler that was there."""
@@ -110,7 +104,8 @@ class Preemption(Callback):
         if callable(previous) and "submitit" in owner:
             previous(self.signum, None)  # submitit checkpoints its job spec and requeues
             return
-        if self.requeue and is_global_zero and under_slurm():
+        # Not on SIGTERM: under SLURM that is scancel (or the end), never a request to come back.
+        if self.requeue and is_global_zero and under_slurm() and self.signum != signal.SIGTERM:
             array = os.environ.get("SLURM_ARRAY_JOB_ID")
             task = os.environ.get("SLURM_ARRAY_TASK_ID")
             job = f"{array}_{task}" if array else os.environ["SLURM_JOB_ID"]

@@ -32,6 +32,7 @@ from .ddp import use_job_config_for_ddp_children
 from .ema import EMA, build_ema
 from .loggers import build_loggers, log_config, remember_wandb_run, run_name
 from .preemption import Preemption
+from .rerun import plan_rerun
 from .search import is_search
 
 log = logging.getLogger("fpam_lightning")
@@ -75,6 +76,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     start = time.time()
     output_dir = output_dir_of(cfg)
     output_dir.mkdir(parents=True, exist_ok=True)
+    done = plan_rerun(cfg, output_dir, writer=is_local_zero())  # a re-run sweep or a requeue
+    if done is not None:
+        return done
     experiment, hparams = str(cfg.experiment), module_hparams(cfg)
     seed_everything(hparams["seed"], workers=True, verbose=False)
     torch.set_float32_matmul_precision(str(cfg.get("matmul_precision", "highest")))
@@ -253,6 +257,7 @@ def preempted(
         "ckpt_path": str(ckpt),
         "message": message,
         "test_acc": None,
+        "provenance": provenance(trainer.strategy.root_device),
     }
     if trainer.is_global_zero:
         write_results(output_dir, results)

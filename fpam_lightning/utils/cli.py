@@ -3,13 +3,15 @@
 A user error (`FpamError`) is printed as one `error: ...` line with exit code 2, never as a
 traceback. Inside a Hydra multirun a failing job instead records `status: failed` in its
 `results.json` and returns, so the sweep goes on and its summary lists the failure; when the
-sweep ends, `CommandExit` turns any failed job into the multirun's exit code (1) and last line.
-`CommandExit` also checks, before Hydra writes anything, that the run or sweep folder can be
-written: Hydra's own failure there is a traceback.
+sweep ends, the `CommandExit` Hydra callback (`reporting.hydra_callbacks`) turns any failed job
+into the multirun's exit code (1) and last line, and checks here (`check_writable`), before Hydra
+writes anything, that the run or sweep folder can be written: Hydra's own failure there is a
+traceback.
 """
 
 from __future__ import annotations
 
+import argparse
 import functools
 import logging
 import sys
@@ -22,6 +24,7 @@ from typing import Any, TypeVar
 from omegaconf import DictConfig
 
 from .errors import FpamError
+from .provenance import provenance
 from .results import write_results
 
 log = logging.getLogger("fpam_lightning")
@@ -58,8 +61,27 @@ def exit_on_user_error() -> Iterator[None]:
         sys.exit(USER_ERROR_EXIT_CODE)
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """The command's docstring as written, and every option with its default."""
+
+
+def command_parser(prog: str, doc: str | None, example: str) -> argparse.ArgumentParser:
+    """The parser of a command that is not a Hydra app (predict, figures, summarize, bench):
+    `-h`/`--help` prints its usage, its docstring (what it needs, its settings and their
+    defaults), every option with its default, and one example."""
+    return argparse.ArgumentParser(
+        prog=prog,
+        description=doc,
+        epilog=f"example:\n  {example}",
+        formatter_class=HelpFormatter,
+    )
+
+
 def argv_command(run: Callable[[list[str]], int]) -> Callable[[Sequence[str] | None], int]:
-    """Wrap an argparse command `run(argv) -> exit code` as `main(argv=None) -> exit code`."""
+    """Wrap an argparse command `run(argv) -> exit code` as `main(argv=None) -> exit code`.
+
+    Its imports of torch and the project's machinery belong inside `run`, after parsing, so
+    that `--help` answers at once."""
 
     @functools.wraps(run)
     def main(argv: Sequence[str] | None = None) -> int:
@@ -93,7 +115,13 @@ def record_failure(cfg: DictConfig, error: str) -> None:
     data = cfg.get("data") or {}
     write_results(
         output_dir_of(cfg),
-        {"status": "failed", "error": error, "fold": data.get("fold"), "seed": cfg.get("seed")},
+        {
+            "status": "failed",
+            "error": error,
+            "fold": data.get("fold"),
+            "seed": cfg.get("seed"),
+            "provenance": provenance(),
+        },
     )
 
 
@@ -161,44 +189,3 @@ def check_writable(folder: str | Path, key: str) -> None:
             f"with {key}=/a/writable/folder (or paths.log_dir=...)"
         )
         sys.exit(USER_ERROR_EXIT_CODE)
-
-
-def sweep_failures(sweep_dir: str | Path) -> str | None:
-    """One line on the failed jobs under a sweep folder, or None when none failed."""
-    from ..analysis.sweep import collect_jobs
-
-    jobs = collect_jobs(sweep_dir)
-    failed = [j for j in jobs if j.status == "failed"]
-    if not failed:
-        return None
-    first = failed[0]
-    error = " ".join(str((first.results or {}).get("error", "unknown error")).split())
-    return (
-        f"{len(failed)} of {len(jobs)} job(s) of the sweep {sweep_dir} failed (its cv_summary.md "
-        f"lists them); the first, job {first.dir.name} (fold {first.fold}): {error[:300]}"
-    )
-
-
-try:  # Hydra callbacks are optional at import time so the CLI never needs a Hydra run
-    from hydra.experimental.callback import Callback as _HydraCallback
-except ImportError:  # pragma: no cover
-    _HydraCallback = object  # type: ignore[assignment,misc]
-
-
-class CommandExit(_HydraCallback):
-    """Hydra callback (conf/hydra/default.yaml, listed first so that it ends a multirun last,
-    after the summary is written): run folders that can be written, and a multirun whose exit
-    status and last line say that jobs failed, for SLURM, CI and shell scripts."""
-
-    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        check_writable(config.hydra.run.dir, "hydra.run.dir")
-
-    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        check_writable(config.hydra.sweep.dir, "hydra.sweep.dir")
-
-    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        message = sweep_failures(config.hydra.sweep.dir)
-        if message:
-            finish_wandb(SWEEP_FAILED_EXIT_CODE)
-            print_error(message)
-            sys.exit(SWEEP_FAILED_EXIT_CODE)

@@ -10,6 +10,7 @@ the data is never read as a difference between two configurations.
 from __future__ import annotations
 
 import subprocess
+import sys
 from collections.abc import Iterable, Mapping
 from importlib import metadata
 from pathlib import Path
@@ -57,9 +58,8 @@ def device_name(device: Any) -> str | None:
     if device is None:
         return None
     text = str(device)
-    if text.startswith("cuda"):
-        import torch
-
+    torch = sys.modules.get("torch")  # a CUDA device means torch is loaded; stats never load it
+    if text.startswith("cuda") and torch is not None:
         text += f" ({torch.cuda.get_device_name(device)})"
     return text
 

@@ -13,8 +13,8 @@ import torchvision
 from fpam_lightning.models import build_classifier
 from fpam_lightning.models.backbones import TimmBackbone
 from fpam_lightning.models.weights import load_backbone_checkpoint
-from fpam_lightning.utils.checkpoints import CheckpointError, UnsafeCheckpointError
 from fpam_lightning.utils.errors import ConfigError
+from fpam_lightning.utils.safe_load import CheckpointError, UnsafeCheckpointError
 
 
 class Opaque:

@@ -8,8 +8,8 @@ import numpy as np
 import torch
 from helpers import compose_train
 
-from fpam_lightning.analysis.model_export import export
-from fpam_lightning.analysis.scoring import score
+from fpam_lightning.inference.model_export import export
+from fpam_lightning.inference.scoring import score
 from fpam_lightning.training.build import build_datamodule
 from fpam_lightning.training.callbacks import build_callbacks
 from fpam_lightning.training.checkpoint import load_checkpoint

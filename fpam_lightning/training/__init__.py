@@ -1,0 +1,1 @@
+"""Training machinery: the LightningModule, its builders, callbacks, checkpoints and loggers."""

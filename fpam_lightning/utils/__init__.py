@@ -1,0 +1,1 @@
+"""What every layer shares: errors and exits, atomic files, results.json, run files, config."""
