@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: help install train test test-all lint format bench clean clean-logs
+.PHONY: help install train test test-all lint format bench wheelhouse device-check clean clean-logs
 
 help:  ## List the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -38,6 +38,25 @@ format: $(STAMP)  ## ruff format and autofix
 
 bench: $(STAMP)  ## Speed benchmark (python -m fpam_lightning.bench)
 	$(BIN)/python -m fpam_lightning.bench $(ARGS)
+
+# The device check (README "On a GPU"). `make wheelhouse` runs here, with the network; it needs no
+# venv. `make device-check` runs on the GPU machine with its own python3 and no network.
+WHEELHOUSE := device/wheelhouse
+DEVICE_CHECK_DIR ?= device_check
+WHEEL_TARGET := --only-binary=:all: --python-version 3.12 --implementation cp \
+	$(foreach n,17 24 27 28 31 34 35,--platform manylinux_2_$(n)_x86_64) \
+	--platform manylinux2014_x86_64 --platform manylinux1_x86_64
+
+wheelhouse:  ## Wheels a bare GPU image lacks (python 3.12, x86_64) into device/wheelhouse
+	rm -rf $(WHEELHOUSE)
+	$(PYTHON) -m pip wheel --quiet --no-deps -w $(WHEELHOUSE) antlr4-python3-runtime==4.9.3
+	$(PYTHON) -m pip download --quiet $(WHEEL_TARGET) --find-links $(WHEELHOUSE) \
+		-d $(WHEELHOUSE) -r device/requirements.txt
+	rm -f $(WHEELHOUSE)/numpy-*.whl  # the image's own numpy stays: its torch is built on it
+	$(PYTHON) device/check_wheelhouse.py $(WHEELHOUSE)
+
+device-check:  ## On a GPU machine: install device/wheelhouse, then the 8-minute device check
+	PYTHON=$(PYTHON) sh device/check.sh $(DEVICE_CHECK_DIR) $(ARGS)
 
 clean:  ## Delete tool caches only (keeps logs/, checkpoints and data)
 	rm -rf .pytest_cache .ruff_cache build dist *.egg-info

@@ -80,6 +80,7 @@ def test_sigterm_saves_epoch_checkpoint_and_resume_matches_uninterrupted(tiny_ov
     assert "Traceback" not in out and "preempted:" in out
     stopped = _results(run_dir)
     assert stopped["status"] == "preempted" and 1 <= stopped["epochs"] < 3
+    assert stopped["provenance"]["device"] == "cpu"
     assert (
         torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["epoch"]
         == stopped["epochs"] - 1
@@ -359,3 +360,5 @@ def test_a_sweep_with_failed_jobs_exits_1_after_its_summary(tiny_overrides, tmp_
         "choose 1..5"
     )
     assert (sweep / "cv_summary.md").is_file()  # written before the exit
+    failed = json.loads((sweep / "0" / "results.json").read_text())
+    assert failed["status"] == "failed" and len(failed["provenance"]["commit"] or "x" * 40) == 40

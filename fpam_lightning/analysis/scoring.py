@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..utils.errors import FpamError
+from ..utils.errors import ConfigError, FpamError
 
 
 @dataclass
@@ -69,4 +69,10 @@ def pick_device(name: str) -> torch.device:
     """`auto` is CUDA when there is a GPU, else the CPU; any other name is taken as given."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError as e:
+        raise ConfigError(f"device={name}: not a device name (auto, cpu, cuda, cuda:1)") from e
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device={name} needs a GPU, but torch sees none: use device=cpu")
+    return device

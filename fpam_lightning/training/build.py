@@ -9,11 +9,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import torch
 from hydra.utils import instantiate
 from lightning.pytorch import Callback, Trainer
 from omegaconf import DictConfig, OmegaConf
 
 from ..data.base import FoldDataModule
+from ..utils.errors import ConfigError
 from .ckpt_io import SafeCheckpointIO
 from .module import AudioClassificationModule
 from .preemption import cluster_plugins
@@ -58,6 +60,7 @@ def build_trainer(
     **overrides: Any,
 ) -> Trainer:
     """The configured Trainer with atomic, weights_only checkpoint I/O and cluster plugins."""
+    check_accelerator(str(cfg.trainer.get("accelerator", "auto")))
     return instantiate(
         cfg.trainer,
         logger=loggers or False,
@@ -66,3 +69,12 @@ def build_trainer(
         plugins=[SafeCheckpointIO(), *cluster_plugins()],
         **overrides,
     )
+
+
+def check_accelerator(accelerator: str) -> None:
+    """One line instead of Lightning's 'No supported gpu backend found!' through Hydra."""
+    if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise ConfigError(
+            f"trainer.accelerator={accelerator} (trainer=gpu, trainer=ddp) needs a GPU, but torch "
+            "sees none: use trainer=cpu, trainer=ddp_cpu or trainer=default on this machine"
+        )

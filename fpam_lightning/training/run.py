@@ -242,6 +242,7 @@ def preempted(
         "ckpt_path": str(ckpt),
         "message": message,
         "test_acc": None,
+        "provenance": provenance(trainer.strategy.root_device),
     }
     if trainer.is_global_zero:
         write_results(output_dir, results)

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from omegaconf import DictConfig
 
 from .errors import FpamError
+from .provenance import provenance
 from .results import write_results
 
 log = logging.getLogger("fpam_lightning")
@@ -93,7 +94,13 @@ def record_failure(cfg: DictConfig, error: str) -> None:
     data = cfg.get("data") or {}
     write_results(
         output_dir_of(cfg),
-        {"status": "failed", "error": error, "fold": data.get("fold"), "seed": cfg.get("seed")},
+        {
+            "status": "failed",
+            "error": error,
+            "fold": data.get("fold"),
+            "seed": cfg.get("seed"),
+            "provenance": provenance(),
+        },
     )
 
 

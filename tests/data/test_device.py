@@ -110,6 +110,7 @@ def test_auto_setting_is_off_on_cpu_and_explicit_settings_win():
     assert want_on_device(False, torch.device("cuda", 0), 10) is False
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
 def test_auto_setting_is_on_for_a_gpu_when_the_data_fits():
     gpu = torch.device("cuda", 0)
