@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Iterable
-from functools import cache
 from typing import Any
 
 import torch
@@ -30,14 +29,9 @@ from ..utils.schema import CONF_DIR
 NO_SCHEDULE: dict[str, Any] = {"schedule": None}  # conf/scheduler/none.yaml
 
 
-@cache
-def _default_optim() -> dict[str, Any]:
-    return OmegaConf.to_container(OmegaConf.load(CONF_DIR / "optim" / "sgd.yaml"))
-
-
 def default_optim() -> dict[str, Any]:
-    """The optimiser of train.yaml's defaults (conf/optim/sgd.yaml), for a module built bare."""
-    return dict(_default_optim())
+    """train.yaml's optimiser (conf/optim/sgd.yaml), for a module built without one."""
+    return OmegaConf.to_container(OmegaConf.load(CONF_DIR / "optim" / "sgd.yaml"))
 
 
 def saved_configs(

@@ -14,7 +14,7 @@ import torch
 from helpers import compose_train
 from omegaconf import OmegaConf
 
-from fpam_lightning.training.optim import build_optimizer, build_scheduler
+from fpam_lightning.training.optim import build_optimizer, build_scheduler, saved_configs
 from fpam_lightning.utils.config import group_options, option_name
 
 
@@ -151,3 +151,14 @@ def test_configs_and_schedule_state_load_with_weights_only(tmp_path):
             o.step()
             s.step()
         assert opt2.param_groups[0]["lr"] == opt.param_groups[0]["lr"]
+
+
+def test_configs_saved_before_the_schema_build_the_same_schedule(tmp_path):
+    """Checkpoints written before the schema keep `name` labels and a flat scheduler: read back,
+    they build the optimiser and per-epoch rates of today's configs."""
+    optim, sched = _configs(["scheduler=cosine", "scheduler.warmup_epochs=2"], tmp_path)
+    old_optim = {**optim, "name": "sgd"}
+    old_sched = {"name": "cosine", **sched["schedule"], "warmup_epochs": 2, "min_lr_ratio": 0.0}
+    assert saved_configs(old_optim, old_sched) == (optim, sched)
+    assert saved_configs(None, {"name": "none"}) == (optim, {"schedule": None})
+    assert per_epoch_lrs(*saved_configs(old_optim, old_sched), 9) == per_epoch_lrs(optim, sched, 9)
