@@ -12,10 +12,14 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from .utils.cli import hydra_command
+from .utils.cli import hydra_command, one_line_config_errors
 from .utils.errors import FpamError
+from .utils.schema import register_schemas
+
+register_schemas()  # the configs' defaults lists name these schemas (Hydra composes after)
 
 
+@one_line_config_errors
 @hydra.main(version_base="1.3", config_path="conf", config_name="evaluate")
 @hydra_command
 def main(cfg: DictConfig) -> float:

@@ -13,7 +13,16 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
-from .utils.cli import PREEMPTED_EXIT_CODE, exit_with, finish_wandb, hydra_command
+from .utils.cli import (
+    PREEMPTED_EXIT_CODE,
+    exit_with,
+    finish_wandb,
+    hydra_command,
+    one_line_config_errors,
+)
+from .utils.schema import register_schemas
+
+register_schemas()  # the configs' defaults lists name these schemas (Hydra composes after)
 
 # torch, Lightning and the project's machinery are imported inside the functions, so that
 # `--help` (answered by Hydra before any of them runs) starts in a fraction of a second.
@@ -21,8 +30,8 @@ from .utils.cli import PREEMPTED_EXIT_CODE, exit_with, finish_wandb, hydra_comma
 
 @hydra_command
 def run(cfg: DictConfig) -> dict[str, Any]:
+    from .training.config_checks import validate
     from .training.run import train
-    from .utils.config import validate
 
     validate(cfg)  # one readable line for a bad config, before any data or model is built
     results = train(cfg)
@@ -32,6 +41,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     return results
 
 
+@one_line_config_errors
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
     """The sweeper's value of this job: the test accuracy, or in a search the inner split's."""

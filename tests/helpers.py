@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from fpam_lightning.utils.config import CONF_DIR, compose
+from fpam_lightning.utils.conf import CONF_DIR, compose
 
 REPO = Path(__file__).resolve().parents[1]
 CONF = CONF_DIR

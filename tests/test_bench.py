@@ -173,4 +173,4 @@ def test_compile_option_trains_on_cpu(tiny_overrides, tmp_path):
     before = counters["stats"]["unique_graphs"]
     probe, module = _fit([*tiny_overrides, *FAST, "compile=true"], tmp_path)
     assert counters["stats"]["unique_graphs"] > before
-    assert module._classify is not module.net.classify
+    assert module.classify is not module.net.classify

@@ -171,7 +171,8 @@ def test_submitit_local_runs_each_fold_as_a_job(tmp_path, tiny_overrides):
 def test_experiment_recipes_compose(name, tmp_path):
     from hydra.core.hydra_config import HydraConfig
 
-    from fpam_lightning.utils.config import option_name, validate
+    from fpam_lightning.training.config_checks import validate
+    from fpam_lightning.utils.conf import option_name
 
     cfg = compose_train([f"+experiment={name}"], tmp_path)
     assert cfg.experiment == name
@@ -201,7 +202,7 @@ def test_experiment_recipes_compose(name, tmp_path):
 
 
 def _check_our_recipe(cfg, name: str) -> None:
-    from fpam_lightning.utils.config import option_name
+    from fpam_lightning.utils.conf import option_name
 
     esc10 = name.endswith(("esc10", "esc10_scratch_cpu"))
     assert cfg.data.num_classes == (10 if esc10 else 50)

@@ -51,7 +51,7 @@ class BareLoop:
         sync,
     ):
         self.net = module.net.to(device)
-        self.classify = module._classify  # compiled when the module compiles it
+        self.classify = module.classify  # compiled when the module compiles it
         self.opt = torch.optim.SGD(self.net.parameters(), **sgd_args(module.optim_cfg))
         self.waves, self.targets, self.device = waves, targets, device
         self.precision, self.channels_last, self.sync = precision, channels_last, sync

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from omegaconf import DictConfig
 
-from ..utils.config import compose
+from ..utils.conf import compose
 from ..utils.errors import ConfigError
 from .presets import PRESETS
 

@@ -30,7 +30,7 @@ def measure(ctx: Context, dm: FoldDataModule) -> dict[str, dict[str, Any]]:
 
     dm.indices["all"] = np.arange(n_all)
     ctx.mem.reset()
-    cached = time_loader(dm._loader("all", shuffle=False), ctx.device, ctx.sync)
+    cached = time_loader(dm.loader("all", shuffle=False), ctx.device, ctx.sync)
     phases["cached_epoch"] = {"clips_per_s": best(cached), **ctx.mem.read()}
     ctx.log(
         f"first pass {phases['first_pass']['clips_per_s']:.1f} clips/s, "

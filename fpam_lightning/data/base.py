@@ -312,7 +312,8 @@ class FoldDataModule(LightningDataModule):
             )
         return device_data.DeviceWaveforms(*self._device_data[1:], self.indices[split])
 
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+    def loader(self, split: str, shuffle: bool) -> DataLoader:
+        """The loader of a split (train, val, test or all), on the device or the host path."""
         on_device = self.device_dataset(split)
         workers = 0 if on_device is not None else self.num_workers
         dataset = on_device if on_device is not None else self.dataset(split)
@@ -335,13 +336,13 @@ class FoldDataModule(LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
+        return self.loader("train", shuffle=True)
 
     def val_dataloader(self):
-        return self._loader("val", shuffle=False) if len(self.indices["val"]) else []
+        return self.loader("val", shuffle=False) if len(self.indices["val"]) else []
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)
+        return self.loader("test", shuffle=False)
 
     def predict_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)
+        return self.loader("test", shuffle=False)

@@ -3,7 +3,7 @@
 ESC-50 at 16 kHz is 2000 x 80 000 float32 samples (640 MB), small next to a GPU's memory. Copied
 there once, a batch is one index gather: no decoding, no host copies, no worker processes. The
 batches still come from a `DataLoader` (no workers, an identity collate) built by the same
-`FoldDataModule._loader`, so the sampler is the very one the host path uses: the same (seed,
+`FoldDataModule.loader`, so the sampler is the very one the host path uses: the same (seed,
 epoch) shuffles both the same way, and Lightning still swaps in a `DistributedSampler` under DDP,
 so each rank gathers only its shard of the indices (every rank holds the whole tensor).
 """

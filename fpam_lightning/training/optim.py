@@ -24,7 +24,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from torch.optim.lr_scheduler import LinearLR, LRScheduler, MultiStepLR, SequentialLR, StepLR
 
-from ..utils.schema import CONF_DIR
+from ..utils.conf import CONF_DIR
 
 NO_SCHEDULE: dict[str, Any] = {"schedule": None}  # conf/scheduler/none.yaml
 

@@ -22,7 +22,8 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from ..utils.cli import USER_ERROR_EXIT_CODE, print_error
-from ..utils.config import CONF_DIR, VAL_MODES
+from ..utils.conf import CONF_DIR
+from ..utils.schema import VAL_MODES
 
 log = logging.getLogger("fpam_lightning")
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import functools
 import logging
+import os
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -144,6 +145,7 @@ def hydra_command(body: Callable[[DictConfig], T]) -> Callable[[DictConfig], T |
 
     @functools.wraps(body)
     def task(cfg: DictConfig) -> T | None:
+        release_hydra_full_error()  # composed: Hydra reports the task's own errors as usual
         try:
             return body(cfg)
         except Exception as e:
@@ -164,6 +166,63 @@ def hydra_command(body: Callable[[DictConfig], T]) -> Callable[[DictConfig], T |
             raise
 
     return task
+
+
+_HYDRA_FULL_ERROR = "HYDRA_FULL_ERROR"
+_raised_for_composition = False  # HYDRA_FULL_ERROR set by `one_line_config_errors`
+
+
+def one_line_config_errors(main: Callable[[], T]) -> Callable[[], T]:
+    """Wrap a `@hydra.main` entry point: a value of the wrong type, which Hydra refuses while it
+    composes (against the schema, utils/schema.py), ends as one `error: invalid configuration:`
+    line with exit code 2, like every other bad setting, instead of Hydra's several lines.
+
+    Hydra prints composition errors itself unless HYDRA_FULL_ERROR is set; it is set here only
+    until the task starts (`hydra_command` clears it), so errors inside a task read as before.
+    Other composition errors (an unknown option or key) keep Hydra's message and exit code 1.
+    """
+
+    @functools.wraps(main)
+    def entry(*args: Any, **kwargs: Any) -> T:
+        global _raised_for_composition
+        from hydra.errors import CompactHydraException
+        from omegaconf.errors import ValidationError
+
+        _raised_for_composition = _HYDRA_FULL_ERROR not in os.environ
+        if _raised_for_composition:
+            os.environ[_HYDRA_FULL_ERROR] = "1"
+        try:
+            return main(*args, **kwargs)
+        except CompactHydraException as e:
+            if not _raised_for_composition:
+                raise
+            cause = e.__cause__
+            if isinstance(cause, ValidationError) and cause.full_key:
+                from .schema import wrong_type_problem
+
+                clause = wrong_type_problem(
+                    cause.object_type, cause.full_key, cause.value, str(cause.msg)
+                )
+                print_error(f"invalid configuration: {clause}")
+                sys.exit(USER_ERROR_EXIT_CODE)
+            print(str(e), file=sys.stderr)  # as Hydra reports it
+            if cause is not None:
+                print(str(cause), file=sys.stderr)
+            hint = f"Set the environment variable {_HYDRA_FULL_ERROR}=1 for a complete stack trace."
+            print(f"\n{hint}", file=sys.stderr)
+            sys.exit(1)
+        finally:
+            release_hydra_full_error()
+
+    return entry
+
+
+def release_hydra_full_error() -> None:
+    """Hand error reporting back to Hydra once composition is over (see one_line_config_errors)."""
+    global _raised_for_composition
+    if _raised_for_composition:
+        os.environ.pop(_HYDRA_FULL_ERROR, None)
+        _raised_for_composition = False
 
 
 def exit_with(code: int, message: str | None = None, **_: Any) -> None:

@@ -115,7 +115,7 @@ class SafeSubmititLauncher(plugin.BaseSubmititLauncher):
         follow_slurm_cpus()
         ret = super().__call__(*args, **kwargs)
         if ret.status == JobStatus.FAILED:
-            raise ret._return_value  # type: ignore[misc]
+            _ = ret.return_value  # Hydra's accessor re-raises the job's error (sacct: FAILED)
         results = job_status(ret.hydra_cfg.hydra.runtime.output_dir) if ret.hydra_cfg else None
         if results and results.get("status") == "failed":
             raise JobFailed(str(results.get("error", "the job failed")))  # sacct: FAILED 1:0

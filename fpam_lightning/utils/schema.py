@@ -2,10 +2,10 @@
 
 Each option's YAML names its schema first in its defaults list (`/schema/<group>/<name>@_here_`),
 so Hydra types every key at composition: a key the schema lacks, or a value of the wrong type,
-stops the command before it starts. What a type cannot say (a positive batch size, a probability)
-each dataclass says in `problems()`, one clause per bad value, which `utils/config.validate` joins
-into one line. Numbers that may be written as int or float are `Any` here, so messages echo them
-as written (`data.clip_seconds=2`, `features.f_min=0.0`).
+stops the command before it starts. What a type cannot say (a positive batch size, a
+probability) each dataclass says in `problems()`, one clause per bad value, which
+`training/config_checks.validate` joins into one line. Numbers that may be written as int or
+float are `Any` here, so messages echo them as written (`data.clip_seconds=2`, `f_min=0.0`).
 
 `optim` and `scheduler.schedule` are `_target_` nodes whose keys are the torch class's own
 arguments (any class may be named), so they stay open mappings, checked against the class.
@@ -13,6 +13,7 @@ arguments (any class may be named), so they stay open mappings, checked against 
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import importlib
 import inspect
@@ -23,6 +24,8 @@ from typing import Any, ClassVar
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
+
+from .conf import group_options
 
 VAL_MODES = ("test_fold", "split", "none")
 BAD_FILE_MODES = ("error", "skip")
@@ -330,6 +333,25 @@ class Scheduler:
         return out
 
 
+# --- a value Hydra refused -------------------------------------------------------------------
+def wrong_type_problem(schema: type | None, full_key: str, value: Any, reason: str) -> str:
+    """One clause for a value of the wrong type, which Hydra refuses at composition: the
+    schema's own range message for that key when it has one (`data.batch_size='x' must be a
+    positive integer`), else Hydra's reason."""
+    if dataclasses.is_dataclass(schema) and hasattr(schema, "problems"):
+        field_name = full_key.rsplit(".", 1)[-1]
+        if field_name in {f.name for f in dataclasses.fields(schema)}:
+            said = f"{full_key}={value!r}"
+            probe = dataclasses.replace(schema(), **{field_name: value})
+            try:
+                clause = next((p for p in probe.problems() if p.startswith(said)), None)
+            except Exception:  # other fields are unset in the probe
+                clause = None
+            if clause:
+                return clause
+    return f"{full_key}={value!r}: {reason.splitlines()[0].strip()}"
+
+
 # --- `_target_` nodes naming a torch class ---------------------------------------------------
 @cache
 def _torch_classes(kind: str) -> tuple[str, ...]:
@@ -411,14 +433,6 @@ def torch_partial_problems(
 
 
 # --- where the schemas live -----------------------------------------------------------------
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"  # shipped inside the package
-
-
-def group_options(group: str) -> list[str]:
-    """The option names of a config group, from the files in conf/<group>/."""
-    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
-
-
 # schema/<group>/<name>: what conf/<group>/<option>.yaml (or train.yaml) lists first.
 SCHEMAS: dict[str, dict[str, type]] = {
     "data": {"esc50": ESC50Data, "us8k": UrbanSound8KData},
@@ -436,12 +450,10 @@ SCHEMAS: dict[str, dict[str, type]] = {
 }
 
 
-def register() -> None:
-    """Put every schema in Hydra's ConfigStore (idempotent), before any config is composed."""
+def register_schemas() -> None:
+    """Put every schema in Hydra's ConfigStore (idempotent). Each Hydra command calls it before
+    its config is composed: the YAML files name these schemas in their defaults lists."""
     store = ConfigStore.instance()
     for group, schemas in SCHEMAS.items():
         for name, node in schemas.items():
             store.store(group=f"schema/{group}", name=name, node=node)
-
-
-register()

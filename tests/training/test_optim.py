@@ -15,7 +15,7 @@ from helpers import compose_train
 from omegaconf import OmegaConf
 
 from fpam_lightning.training.optim import build_optimizer, build_scheduler, saved_configs
-from fpam_lightning.utils.config import group_options, option_name
+from fpam_lightning.utils.conf import group_options, option_name
 
 
 def step_factor(e: int, step_size: int, gamma: float, warmup: int) -> float:

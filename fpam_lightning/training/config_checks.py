@@ -1,58 +1,28 @@
 """Check the composed configuration before any data or model is built.
 
-Types are the schema's (utils/schema.py): Hydra enforces them as it composes. The ranges each
-schema states in `problems()`, and the checks that span groups are here: a fold against its data
-set, a clip against the STFT, the pyramid levels against the backbone, the schedule against the
-run's length. Each problem becomes one clause of one ConfigError naming the key, the bad value
-and the valid choices, which the entry point prints as one line (exit code 2), seconds after
-start instead of minutes later from deep inside Lightning. Unknown group options (backbone=foo)
-are caught by Hydra itself, whose message lists the available options.
+Types are the schema's (utils/schema.py): Hydra enforces them as it composes, and each schema
+states its ranges in `problems()`. The checks that span groups are here, in training, since they
+ask what training builds: a fold against its data module, a clip against the STFT, the pyramid
+levels against the backbone, the schedule against the run's length. Each problem becomes one
+clause of one ConfigError naming the key, the bad value and the valid choices, which the entry
+point prints as one line (exit code 2), seconds after start instead of minutes later from deep
+inside Lightning. Unknown group options (backbone=foo) are caught by Hydra itself, whose
+message lists the available options.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
 from ..models.choices import ATTENTIONS, LEVELS
-from .errors import ConfigError
-from .schema import (
-    CONF_DIR,
-    VAL_MODES,
-    choices,
-    group_options,
-    is_number,
-    positive_int,
-    torch_partial_problems,
-)
-
-__all__ = ["CONF_DIR", "VAL_MODES", "compose", "group_options", "option_name", "validate"]
+from ..utils.conf import group_options, option_name
+from ..utils.errors import ConfigError
+from ..utils.schema import choices, is_number, positive_int, torch_partial_problems
 
 SCHEMA_NODES = ("model", "data", "features", "backbone", "scheduler", "augment", "ema", "eval")
-
-
-def compose(config_name: str = "train", overrides: Sequence[str] = (), **kw: Any) -> DictConfig:
-    """Compose a shipped config (`train`, `evaluate`, `export`) as its command line would."""
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return hydra_compose(config_name=config_name, overrides=list(overrides), **kw)
-
-
-def option_name(group: str) -> str | None:
-    """The option chosen for a config group (`scheduler` -> `cosine`), from Hydra's record."""
-    from hydra.core.hydra_config import HydraConfig
-
-    if not HydraConfig.initialized():
-        return None
-    return HydraConfig.get().runtime.choices.get(group)
 
 
 def _num_folds(target: str) -> int | None:

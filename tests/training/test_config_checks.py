@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from helpers import CONF, compose_train, error_lines, run_cli
 
-from fpam_lightning.utils.config import group_options, validate
+from fpam_lightning.training.config_checks import validate
+from fpam_lightning.utils.conf import group_options
 from fpam_lightning.utils.errors import ConfigError
 
 BAD = {
@@ -200,6 +201,41 @@ def test_cli_front_end_errors_are_one_line_with_exit_code_2(override, expected, 
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert error_lines(proc.stderr) == [f"error: invalid configuration: {expected}"]
     assert "Traceback" not in proc.stderr + proc.stdout
+
+
+@pytest.mark.parametrize(
+    "override,expected",
+    [
+        ("data.batch_size=x", "data.batch_size='x' must be a positive integer"),
+        ("ema.decay=often", "ema.decay='often' must be between 0 and 1 (e.g. 0.999)"),
+        ("model.classifier.hidden=wide", "model.classifier.hidden='wide': Value 'wide' of type"),
+    ],
+)
+def test_cli_a_value_of_the_wrong_type_is_one_line_with_exit_code_2(override, expected, tmp_path):
+    """Hydra refuses it against the schema while composing; it reads like any bad setting."""
+    proc = run_cli(
+        "fpam_lightning.train",
+        override,
+        f"paths.data_dir={tmp_path / 'data'}",
+        f"hydra.run.dir={tmp_path / 'run'}",
+        "logger=none",
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    (line,) = error_lines(proc.stderr)
+    assert line.startswith(f"error: invalid configuration: {expected}")
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert not (tmp_path / "data").exists()
+
+
+def test_cli_an_unknown_key_keeps_hydras_message_and_exit_code_1(tmp_path):
+    """Only wrong types are rewritten: a key the schema lacks is Hydra's to explain, as before."""
+    proc = run_cli(
+        "fpam_lightning.train", "data.bogus=1", f"hydra.run.dir={tmp_path / 'run'}", check=False
+    )
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert "Key 'bogus' not in" in proc.stderr and "Traceback" not in proc.stderr
+    assert "HYDRA_FULL_ERROR=1 for a complete stack trace" in proc.stderr
 
 
 def test_a_front_end_too_small_for_the_backbone_fails_in_one_line(tmp_path):
