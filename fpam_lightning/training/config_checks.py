@@ -12,6 +12,7 @@ message lists the available options.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from pathlib import Path
 
@@ -127,11 +128,19 @@ def _check_run(cfg: DictConfig, errors: list[str]) -> None:
         errors.append(f"ckpt_path={ckpt} is not a file (use a .ckpt path, `last` or null)")
 
 
+def _ranges(node: DictConfig) -> list[str]:
+    """The schema's range checks of a node composed from conf/. A DDP rank reads its job's saved
+    config, which carries no schema: the job checked that very config before it started."""
+    if dataclasses.is_dataclass(OmegaConf.get_type(node)):
+        return OmegaConf.to_object(node).problems()
+    return []
+
+
 def validate(cfg: DictConfig) -> None:
     """Raise one ConfigError listing every problem found in `cfg`, or return None."""
     errors: list[str] = []
     for node in SCHEMA_NODES:  # each schema's ranges (utils/schema.py)
-        errors += OmegaConf.to_object(cfg[node]).problems()
+        errors += _ranges(cfg[node])
         if node == "data":
             _check_fold(cfg, errors)
         elif node == "features":
@@ -142,6 +151,6 @@ def validate(cfg: DictConfig) -> None:
         elif node == "scheduler":
             _check_schedule(cfg, errors)
     _check_run(cfg, errors)
-    errors += OmegaConf.to_object(cfg.debug).problems()
+    errors += _ranges(cfg.debug)
     if errors:
         raise ConfigError("invalid configuration: " + "; ".join(errors))

@@ -4,32 +4,15 @@ embeddings, and the same through `predict_step` and `trainer.predict`."""
 from __future__ import annotations
 
 import torch
-from helpers import compose_train
 from lightning.pytorch import Trainer
-from omegaconf import OmegaConf
 from torch.utils.data import DataLoader, TensorDataset
 
 from fpam_lightning.training.augment import crop
 
 
-def _module(tmp_path, tta: int):
-    from fpam_lightning.training.module import AudioClassificationModule
-
-    net = OmegaConf.to_container(
-        compose_train(["backbone=tutorial_cnn", "attention=none"], tmp_path), resolve=True
-    )
-    torch.manual_seed(0)
-    return AudioClassificationModule(
-        net={k: net[k] for k in ("features", "backbone", "attention", "model")},
-        num_classes=3,
-        clip_samples=8000,
-        tta_crops=tta,
-    ).eval()
-
-
 @torch.no_grad()
-def test_infer_gives_the_test_steps_logits_and_the_centre_crops_embeddings(tmp_path):
-    module = _module(tmp_path, 3)
+def test_infer_gives_the_test_steps_logits_and_the_centre_crops_embeddings(small_module):
+    module = small_module(3)
     wave = torch.randn(4, 12000)
     centre = module.net.classify(module.net.frontend(crop(wave, 8000, train=False)))
     out = module.infer(wave)
@@ -42,8 +25,8 @@ def test_infer_gives_the_test_steps_logits_and_the_centre_crops_embeddings(tmp_p
     assert torch.equal(module.infer(wave).logits, module.score(wave))
 
 
-def test_trainer_predict_runs_infer(tmp_path):
-    module = _module(tmp_path, 2)
+def test_trainer_predict_runs_infer(small_module):
+    module = small_module(2)
     wave, target, index = torch.randn(5, 9000), torch.tensor([0, 1, 2, 0, 1]), torch.arange(5) + 10
     loader = DataLoader(TensorDataset(wave, target, index), batch_size=2)
     trainer = Trainer(

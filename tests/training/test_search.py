@@ -123,19 +123,25 @@ def _search_job(tmp_path, tiny: list[str], *extra: str):
     )
 
 
-def test_a_search_job_returns_the_inner_split_never_the_test_fold(
-    tmp_path, tiny_overrides, monkeypatch
-):
-    fake = {"status": "completed", "val_acc": 0.7, "test_acc": 0.3}
-    # `run` is the command's seam to the training machinery (imported lazily, for --help)
-    monkeypatch.setattr(train_command, "run", lambda cfg: dict(fake))
-    cfg = _search_job(tmp_path, tiny_overrides, "data.val=split")
-    assert train_command.main(cfg) == 0.7
-    fake["val_acc"] = None  # a trial without a value (failed) scores 0, the search goes on
-    assert train_command.main(cfg) == 0.0
+def test_a_search_job_returns_the_inner_split_never_the_test_fold(tmp_path, tiny_overrides):
+    """The value a job hands the sweeper, from a real tiny training run: in a search, its
+    inner-split accuracy (and a failed trial 0.0, so the search goes on); outside one, the
+    test accuracy, as before."""
+
+    def results(folder: Path) -> dict:
+        return json.loads((folder / "results.json").read_text())
+
+    trial = _search_job(tmp_path / "trial", tiny_overrides, "data.val=split")
+    value = train_command.main(trial)
+    assert value == results(tmp_path / "trial")["val_acc"] is not None
+    assert results(tmp_path / "trial")["test_acc"] is None  # a trial never reads the test fold
+
+    failed = _search_job(tmp_path / "failed", tiny_overrides, "data.val=split", "data.fold=9")
+    assert train_command.main(failed) == 0.0
+    assert results(tmp_path / "failed")["status"] == "failed"
+
     plain = compose_config("train", [*tiny_overrides, "data.val=split"], tmp_path / "plain")
-    fake["val_acc"] = 0.7
-    assert train_command.main(plain) == 0.3  # not a search: the test accuracy, as before
+    assert train_command.main(plain) == results(tmp_path / "plain")["test_acc"] is not None
 
 
 def test_the_callback_refuses_a_search_space_over_the_test_fold(tmp_path, capsys):

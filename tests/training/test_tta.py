@@ -34,26 +34,9 @@ def test_clips_of_the_model_length_give_circular_shifts():
     assert short[0].shape == (1, 12) and torch.equal(short[1], short[0].roll(6, -1))
 
 
-def _module(tmp_path, tta: int):
-    from omegaconf import OmegaConf
-
-    from fpam_lightning.training.module import AudioClassificationModule
-
-    net = OmegaConf.to_container(
-        compose_train(["backbone=tutorial_cnn", "attention=none"], tmp_path), resolve=True
-    )
-    torch.manual_seed(0)
-    return AudioClassificationModule(
-        net={k: net[k] for k in ("features", "backbone", "attention", "model")},
-        num_classes=3,
-        clip_samples=8000,
-        tta_crops=tta,
-    ).eval()
-
-
 @torch.no_grad()
-def test_score_is_the_log_of_the_mean_probability_over_the_views(tmp_path):
-    module = _module(tmp_path, 3)
+def test_score_is_the_log_of_the_mean_probability_over_the_views(small_module):
+    module = small_module(3)
     wave = torch.randn(2, 12000)
     probs = [module.net(v).softmax(-1) for v in views(wave, 8000, 3)]
     expected = torch.stack(probs).mean(0)
