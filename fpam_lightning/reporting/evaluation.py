@@ -13,11 +13,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from ..inference.scoring import Scores, pick_device, score, write_embeddings
 from ..training.augment import view_kind
+from ..training.build import build_datamodule
 from ..training.checkpoint import CheckpointError, LoadedCheckpoint, load_checkpoint
 from ..utils.cli import output_dir_of
 from ..utils.errors import FpamError
@@ -34,7 +34,7 @@ def build_datamodule_for(cfg: DictConfig, loaded: LoadedCheckpoint):
     with open_dict(cfg):
         cfg.data.sample_rate = loaded.sample_rate
         cfg.data.clip_seconds = loaded.clip_seconds
-    dm = instantiate(cfg.data, _convert_="all")
+    dm = build_datamodule(cfg.data)
     dm.prepare_data()
     dm.setup("test")
     if dm.num_classes != len(loaded.class_names):
