@@ -382,9 +382,9 @@ def report(rows: list[tuple[Case, Outcome]], started: str, ended: str) -> str:
         "",
         f"- code: git {git_state()}",
         f"- machine: {machine()}; load average (1/5/15 min) {started} at the start, {ended} at "
-        "the end. The 2-core CPU sandbox ran a long training sweep in the background "
-        "throughout, so the seconds are slow and noisy: read them as 'fails at start-up' (about "
-        "6 s here, the interpreter and imports) against 'after training' (tens of s).",
+        "the end (a load near the core count means other work shared the CPU). Read the seconds "
+        "as 'fails at start-up' (the interpreter and imports) against 'after training' (tens "
+        "of s).",
         "- `$TMP` stands for the temporary folder the script works in.",
         "- data: the synthetic ESC-50 layout, 4 classes x 2 clips x 5 folds of 0.5 s at 16 kHz; "
         "ResNet18 + FPAM-32, 1 epoch on the CPU where a case trains.",
