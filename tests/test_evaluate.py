@@ -103,3 +103,27 @@ def test_evaluate_cli_bad_checkpoint_is_one_line(tmp_path, tiny_overrides):
     assert proc.returncode == 2
     assert proc.stderr.startswith(f"error: ckpt_path={bogus} is not a PyTorch checkpoint")
     assert "(cannot be read: " in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "crops,line",
+    [
+        ("0", "error: eval.tta_crops=0 must be a positive integer (or null)"),
+        ("many", "error: invalid configuration: eval.tta_crops='many' must be a positive integer"),
+    ],
+)
+def test_evaluate_cli_bad_tta_count_is_one_line(run_dir, tiny_overrides, tmp_path, crops, line):
+    """A range the schema's rule refuses, and a type Hydra refuses, each in one line (exit 2)."""
+    proc = run_cli(
+        "fpam_lightning.evaluate",
+        f"ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}",
+        *data_overrides(tiny_overrides),
+        "logger=none",
+        f"eval.tta_crops={crops}",
+        f"hydra.run.dir={tmp_path / 'out'}",
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    (error,) = [x for x in proc.stderr.splitlines() if x.startswith("error:")]
+    assert error.startswith(line) and "Traceback" not in proc.stderr
+    assert not (tmp_path / "out" / "results.json").exists()

@@ -24,6 +24,7 @@ from ..utils.errors import FpamError
 from ..utils.provenance import provenance
 from ..utils.results import write_results
 from ..utils.run_files import EMBEDDINGS_FILE, prediction_rows
+from ..utils.schema import positive_int
 from .fold_report import write_report
 
 log = logging.getLogger("fpam_lightning")
@@ -84,8 +85,8 @@ def use_tta_crops(loaded: LoadedCheckpoint, crops: Any) -> None:
     """Score with `crops` views per clip; None keeps the training run's `eval.tta_crops`."""
     if crops is None:
         return
-    if isinstance(crops, bool) or not isinstance(crops, int) or crops <= 0:
-        raise FpamError(f"eval.tta_crops={crops!r} must be a positive integer (or null)")
+    for problem in positive_int("eval.tta_crops", crops):  # the schema's rule, null allowed here
+        raise FpamError(f"{problem} (or null)")
     loaded.module.tta_crops = crops
 
 
