@@ -33,13 +33,13 @@ test-slurm: $(STAMP)  ## The cluster tests (needs a cluster: make slurm-up)
 	$(BIN)/python -m pytest -m slurm $(ARGS)
 
 slurm-up:  ## Install (apt, once), configure and start a one-node SLURM cluster here (root)
-	scripts/slurm_cluster.sh up
+	.ci/slurm_cluster.sh up
 
 slurm-down:  ## Stop that cluster's daemons
-	scripts/slurm_cluster.sh stop
+	.ci/slurm_cluster.sh stop
 
 slurm-status:  ## Which of its daemons run, and sinfo
-	scripts/slurm_cluster.sh status
+	.ci/slurm_cluster.sh status
 
 lint: lint-imports  ## ruff check, format check and the import layers
 	$(BIN)/ruff check fpam_lightning tests experiments
@@ -57,22 +57,22 @@ bench: $(STAMP)  ## Speed benchmark (python -m fpam_lightning.bench)
 
 # The device check (README "On a GPU"). `make wheelhouse` runs here, with the network; it needs no
 # venv. `make device-check` runs on the GPU machine with its own python3 and no network.
-WHEELHOUSE := device/wheelhouse
+WHEELHOUSE := experiments/device/wheelhouse
 DEVICE_CHECK_DIR ?= device_check
 WHEEL_TARGET := --only-binary=:all: --python-version 3.12 --implementation cp \
 	$(foreach n,17 24 27 28 31 34 35,--platform manylinux_2_$(n)_x86_64) \
 	--platform manylinux2014_x86_64 --platform manylinux1_x86_64
 
-wheelhouse:  ## Wheels a bare GPU image lacks (python 3.12, x86_64) into device/wheelhouse
+wheelhouse:  ## Wheels a bare GPU image lacks (python 3.12, x86_64) into experiments/device/wheelhouse
 	rm -rf $(WHEELHOUSE)
 	$(PYTHON) -m pip wheel --quiet --no-deps -w $(WHEELHOUSE) antlr4-python3-runtime==4.9.3
 	$(PYTHON) -m pip download --quiet $(WHEEL_TARGET) --find-links $(WHEELHOUSE) \
-		-d $(WHEELHOUSE) -r device/requirements.txt
+		-d $(WHEELHOUSE) -r experiments/device/requirements.txt
 	rm -f $(WHEELHOUSE)/numpy-*.whl  # the image's own numpy stays: its torch is built on it
-	$(PYTHON) device/check_wheelhouse.py $(WHEELHOUSE)
+	$(PYTHON) experiments/device/check_wheelhouse.py $(WHEELHOUSE)
 
-device-check:  ## On a GPU machine: install device/wheelhouse, then the 8-minute device check
-	PYTHON=$(PYTHON) sh device/check.sh $(DEVICE_CHECK_DIR) $(ARGS)
+device-check:  ## On a GPU machine: install experiments/device/wheelhouse, then the 8-minute device check
+	PYTHON=$(PYTHON) sh experiments/device/check.sh $(DEVICE_CHECK_DIR) $(ARGS)
 
 clean:  ## Delete tool caches only (keeps logs/, checkpoints and data)
 	rm -rf .pytest_cache .ruff_cache build dist *.egg-info

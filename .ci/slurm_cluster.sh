@@ -2,7 +2,7 @@
 # A one-node SLURM cluster with accounting on this machine, for the cluster tests (make slurm-up).
 # Debian's slurm 22.05: munged, MariaDB, slurmdbd, slurmctld and slurmd, each started by hand
 # (no systemd needed) and stopped by its pid file. Runs as root. A real cluster needs none of this.
-#   scripts/slurm_cluster.sh install|configure|start|stop|status|up
+#   .ci/slurm_cluster.sh install|configure|start|stop|status|up
 # `up` = install (only what is missing) + configure + start, and waits for the node to be idle.
 set -euo pipefail
 

@@ -98,11 +98,14 @@ def make_wheel(folder: Path, name: str, version: str, tag: str, requires: list[s
     return path
 
 
+CHECK_WHEELHOUSE = REPO / "experiments" / "device" / "check_wheelhouse.py"
+
+
 def check(wheelhouse: Path, tmp_path: Path, wanted: str) -> subprocess.CompletedProcess:
     (tmp_path / "image.txt").write_text("# image\nnumpy\nPyYAML\n")
     (tmp_path / "req.txt").write_text(wanted)
     return subprocess.run(
-        [sys.executable, str(REPO / "device" / "check_wheelhouse.py"), str(wheelhouse),
+        [sys.executable, str(CHECK_WHEELHOUSE), str(wheelhouse),
          "--image", str(tmp_path / "image.txt"), "--requirements", str(tmp_path / "req.txt")],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
@@ -140,13 +143,13 @@ def test_wheelhouse_check_passes_a_closed_set_and_names_each_problem(tmp_path):
     ]
 
 
-WHEELHOUSE = REPO / "device" / "wheelhouse"
+WHEELHOUSE = CHECK_WHEELHOUSE.parent / "wheelhouse"
 
 
 @pytest.mark.skipif(not WHEELHOUSE.is_dir(), reason="make wheelhouse has not run here")
 def test_built_wheelhouse_is_closed_and_fits():
     proc = subprocess.run(
-        [sys.executable, str(REPO / "device" / "check_wheelhouse.py"), str(WHEELHOUSE)],
+        [sys.executable, str(CHECK_WHEELHOUSE), str(WHEELHOUSE)],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr

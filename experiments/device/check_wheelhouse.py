@@ -1,10 +1,11 @@
-"""Check a wheelhouse for the GPU image: `python device/check_wheelhouse.py device/wheelhouse`.
+"""Check a wheelhouse for the GPU image:
+`python experiments/device/check_wheelhouse.py experiments/device/wheelhouse`.
 
 Every file is a wheel that installs on CPython 3.12 on manylinux x86_64, one version per
 project; every dependency of every wheel (markers read for that interpreter and platform,
-extras left out) is met by a wheel here or by a package the image holds
-(device/image-packages.txt); every line of device/requirements.txt has its wheel; and the
-whole fits the limit (64 MiB: what travels to the device machine beside the working tree).
+extras left out) is met by a wheel here or by a package the image holds (image-packages.txt
+beside this file); every line of requirements.txt here has its wheel; and the whole fits the
+limit (64 MiB: what travels to the device machine beside the working tree).
 Prints one line with the count and the size; exits 1 with one line per problem.
 """
 
