@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,9 +28,11 @@ def build_lock(root: str | os.PathLike) -> FileLock:
 @contextmanager
 def staging_folder(root: str | os.PathLike) -> Iterator[Path]:
     """A new empty folder beside `root`, this process's own; removed afterwards unless it was
-    renamed into place."""
+    renamed into place. Made with the process umask's mode, not mkdtemp's 0700: the data set it
+    becomes may be a lab's shared folder."""
     root = Path(root)
-    staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.", suffix=".partial", dir=root.parent))
+    staging = root.parent / f".{root.name}.{uuid.uuid4().hex}.partial"
+    staging.mkdir()
     try:
         yield staging
     finally:

@@ -3,6 +3,8 @@ each one succeeds, and the data set and its waveform cache are built exactly onc
 
 from __future__ import annotations
 
+import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -55,6 +57,24 @@ def test_parallel_jobs_generate_synthetic_data_and_cache_once(tmp_path):
     assert logs.count("generating synthetic ESC-50-layout data") == 1
     assert logs.count("building waveform cache") == 1
     assert not list(root.parent.glob(".*partial"))
+
+
+def test_a_built_data_set_takes_the_process_umask_not_0700(tmp_path):
+    """A lab shares one data folder: the set built by one member's job is renamed into place
+    from its staging folder, which once kept mkdtemp's 0700 (no one else could read it)."""
+    root = tmp_path / "data" / "synthetic"
+    job = subprocess.run(
+        [sys.executable, "-c", PREPARE, str(root), ""],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=lambda: os.umask(0o002),  # a group-shared folder's usual umask
+    )
+    assert job.returncode == 0, job.stderr[-2000:]
+    modes = {p: stat.S_IMODE(p.stat().st_mode) for p in [root, *root.rglob("*")]}
+    assert {oct(modes[p]) for p in modes if p.is_dir()} == {"0o775"}
+    assert {oct(modes[p]) for p in modes if p.is_file()} == {"0o664"}
 
 
 @pytest.mark.slow
