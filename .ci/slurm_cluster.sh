@@ -68,6 +68,8 @@ JobAcctGatherType=jobacct_gather/linux
 JobCompType=jobcomp/none
 NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem State=UNKNOWN
 PartitionName=$PARTITION Nodes=$host Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO
+# A partition with a 20-minute limit, for the tests of requests above a partition's limits
+PartitionName=short Nodes=$host MaxTime=20 State=UP OverSubscribe=NO
 EOF
   cat >/etc/slurm/slurmdbd.conf <<EOF
 AuthType=auth/munge

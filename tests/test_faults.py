@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -361,7 +362,8 @@ def test_a_sweep_with_failed_jobs_exits_1_after_its_summary(tiny_overrides, tmp_
     assert proc.stderr.strip().splitlines()[-1] == (
         f"error: 2 of 2 job(s) of the sweep {sweep} failed (its cv_summary.md lists them); the "
         "first, job 0 (fold 8): invalid configuration: data.fold=8 is out of range for esc50: "
-        "choose 1..5"
+        "choose 1..5; to resume the sweep, re-run: "
+        + shlex.join([sys.executable, "-m", "fpam_lightning.train", *proc.args[3:]])
     )
     assert (sweep / "cv_summary.md").is_file()  # written before the exit
     failed = json.loads((sweep / "0" / "results.json").read_text())

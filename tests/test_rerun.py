@@ -8,9 +8,48 @@ business in neither.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 
 import pytest
-from helpers import run_cli
+from helpers import REPO, run_cli
+
+from fpam_lightning.utils.reruns import holder
+
+# One job's hold on a run folder (as the SLURM launcher takes it before Hydra writes there).
+HOLD = """
+import sys, time
+from pathlib import Path
+from fpam_lightning.utils.reruns import hold
+with hold(Path(sys.argv[1]), sys.argv[2], 0):
+    print("holding", flush=True)
+    time.sleep(float(sys.argv[3]))
+"""
+
+
+def test_one_live_job_per_run_folder_and_a_killed_one_lets_the_next_in(tmp_path):
+    def job(name: str, seconds: int) -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "-c", HOLD, str(tmp_path), name, str(seconds)],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    orphan = job("job 7_1 (start 0)", 600)
+    assert orphan.stdout.readline() == "holding\n"
+    assert holder(tmp_path).startswith("job 7_1 (start 0) on ")
+    rerun = job("job 9 (start 0)", 0)
+    time.sleep(3)
+    assert rerun.poll() is None  # waits: never two writers
+    orphan.kill()  # SIGKILL: the kernel releases its lock
+    orphan.wait()
+    out, err = rerun.communicate(timeout=60)
+    assert out == "holding\n", err
+    assert "in use by job 7_1 (start 0) on " in err and "still running elsewhere" in err
+    assert holder(tmp_path) is None
 
 
 @pytest.mark.slow  # three sweeps; .ci/run runs it beside the cluster tests

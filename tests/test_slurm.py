@@ -10,7 +10,9 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -140,7 +142,10 @@ def test_a_job_that_fails_is_failed_in_slurm_accounting_and_the_others_finish(
         timeout=600,
     )
     assert proc.returncode == 1, proc.stderr[-3000:]
-    assert "1 of 2 job(s)" in proc.stderr.strip().splitlines()[-1]
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "1 of 2 job(s)" in last
+    again = [a for a in proc.args if not a.startswith("hydra.sweep.dir=")]
+    assert last.endswith(f"re-run: {shlex.join([*again, f'hydra.sweep.dir={tmp_path}/sweep'])}")
     sweep = tmp_path / "sweep"
     done = results(sweep)
     assert done[0]["status"] == "completed" and done[1]["status"] == "failed"
@@ -274,19 +279,139 @@ def test_ddp_job_with_two_tasks_counts_each_held_out_clip_once(tmp_path):
     assert any(line.endswith("|2") for line in steps.splitlines()), steps  # the srun step
 
 
-def test_a_request_no_node_can_hold_fails_in_one_line_before_submitting(tmp_path, tiny_overrides):
-    before = subprocess.run(["sacct", "-X", "-n", "-a"], capture_output=True, text=True).stdout
-    proc = run_cli(
-        "fpam_lightning.train",
-        *sweep_cmd(tmp_path, tiny_overrides, "data.fold=1,2", launcher="slurm"),  # 1 GPU, 8 CPUs
-        check=False,
-        timeout=120,
+def sacct_all() -> str:
+    return subprocess.run(["sacct", "-X", "-n", "-a"], capture_output=True, text=True).stdout
+
+
+@pytest.mark.parametrize(
+    ("launcher", "setting", "line"),
+    [
+        (
+            "slurm",
+            None,
+            "SLURM partition debug has no GPUs (sinfo) but hydra.launcher.gpus_per_node=1",
+        ),
+        (
+            "slurm",
+            "hydra.launcher.gpus_per_node=null",
+            "hydra/launcher asks each node for 8 CPU(s) (1 task(s) x cpus_per_task=8), 32 GB and 0 "
+            "GPU(s), but the largest node of SLURM partition debug has 2 CPU(s)",
+        ),
+        (
+            "slurm_cpu",
+            "hydra.launcher.partition=gpu",
+            "this cluster has no SLURM partition gpu (scontrol show partition: debug, short)",
+        ),
+        (
+            "slurm_cpu",
+            "hydra.launcher.partition=short",  # MaxTime=20 (.ci/slurm_cluster.sh); slurm_cpu: 30
+            "hydra.launcher.timeout_min=30 is above SLURM partition short's MaxTime (00:20:00): "
+            "set timeout_min=20 or less",
+        ),
+        (
+            "slurm_cpu",
+            "hydra.launcher.timeout_min=1",  # once: requeued before training, then signal 12
+            "hydra.launcher.timeout_min=1 leaves 0 s before SLURM's warning signal",
+        ),
+        (
+            "slurm_cpu",
+            "+hydra.launcher.additional_parameters.mincpus=64",  # unchecked: sbatch refuses it
+            "sbatch refused the sweep's jobs (sbatch: error: Batch job submission failed: "
+            "Requested node configuration is not available)",
+        ),
+    ],
+)
+def test_a_request_that_can_never_run_is_refused_in_one_line_before_submitting(
+    tmp_path, tiny_overrides, launcher, setting, line
+):
+    before = sacct_all()
+    setting = [setting] if setting else []
+    args = sweep_cmd(tmp_path, tiny_overrides, "data.fold=1,2", *setting, launcher=launcher)
+    proc = run_cli("fpam_lightning.train", *args, check=False, timeout=120)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    errors = [x for x in proc.stderr.splitlines() if x.strip()]
+    assert len(errors) == 1 and errors[0].startswith(f"error: {line}"), proc.stderr
+    assert sacct_all() == before  # nothing was submitted
+    assert not list(tmp_path.glob("*/.submitit/[0-9]*"))
+
+
+def test_a_job_that_pends_for_a_reason_that_never_clears_ends_the_sweep_in_one_line(
+    tmp_path, tiny_overrides
+):
+    """Passed to sbatch unchecked, a 30-minute limit on the 20-minute partition pends forever
+    (Reason=PartitionTimeLimit): the sweep names it, cancels its jobs and ends."""
+    args = sweep_cmd(
+        tmp_path,
+        tiny_overrides,
+        "data.fold=1,2",
+        "hydra.launcher.partition=short",
+        "hydra.launcher.timeout_min=10",
+        "+hydra.launcher.additional_parameters.time=30",
     )
-    assert proc.returncode == 2
-    line = proc.stderr.strip().splitlines()[-1]
-    assert line.startswith("error: hydra/launcher asks each node for 8 CPU(s)"), proc.stderr
-    assert "32 GB and 1 GPU(s)" in line and "0 GPU(s) (sinfo)" in line
-    assert "Traceback" not in proc.stderr
-    after = subprocess.run(["sacct", "-X", "-n", "-a"], capture_output=True, text=True).stdout
-    assert after == before  # nothing was submitted
-    assert not (tmp_path / "slurm" / ".submitit").exists()
+    proc = run_cli("fpam_lightning.train", *args, check=False, timeout=180)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    job = submitted_job(tmp_path / "sweep")
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: SLURM job {job}_") and "Reason=PartitionTimeLimit" in last
+    assert "change hydra.launcher.timeout_min; the sweep's jobs were cancelled" in last
+    assert last.endswith(f"hydra.sweep.dir={tmp_path}/sweep")
+    assert {s for s, _ in accounted(job, 1).values()} == {"CANCELLED"}
+
+
+def test_a_rerun_at_once_after_the_launcher_was_killed_waits_for_its_orphan_and_keeps_results(
+    tmp_path, tiny_overrides
+):
+    """SIGKILL to the launcher mid-sweep: its jobs run on. The same command, run again at once,
+    submits only the unfinished job, whose new SLURM job waits while the orphan still runs in
+    its folder, then finds it completed. Before: both wrote there, and a finished result was
+    overwritten with 'failed'."""
+    tiny = [o for o in tiny_overrides if not o.startswith("trainer.max_epochs")]
+    args = sweep_cmd(tmp_path, tiny, "trainer.max_epochs=1,20")
+    sweep = tmp_path / "sweep"
+    proc = _start(tmp_path, args)
+    _wait_for(sweep / "0" / "results.json", proc)
+    _wait_for(sweep / "1" / "checkpoints" / "last.ckpt", proc)
+    first = submitted_job(sweep)
+    proc.kill()
+    proc.wait()
+    done_before = (sweep / "0" / "results.json").read_bytes()
+    runs_before = set((sweep / ".submitit").glob("[0-9]*"))
+
+    again = run_cli("fpam_lightning.train", *args, timeout=600)
+    assert "completed before with this config: not submitted again" in again.stdout
+    assert (sweep / "0" / "results.json").read_bytes() == done_before  # not run, not touched
+    (second,) = set((sweep / ".submitit").glob("[0-9]*")) - runs_before  # one job, no array
+    waited = "".join(p.read_text() for p in second.glob("*_log.err"))
+    assert "still running elsewhere" in waited, waited[-2000:]
+    assert "already completed with this config: skipped" in (sweep / "1" / "train.log").read_text()
+    assert json.loads((sweep / "1" / "results.json").read_text())["status"] == "completed"
+    assert accounted(first, 2)[f"{first}_1"] == ("COMPLETED", "0:0")
+    assert list(accounted(second.name, 1).values()) == [("COMPLETED", "0:0")]
+    summary = json.loads((sweep / "cv_summary.json").read_text())
+    assert summary["complete"] and not summary["failed"]
+
+
+def test_sighup_leaves_the_jobs_running_and_prints_the_command_that_collects_them(
+    tmp_path, tiny_overrides
+):
+    """A lost login shell (SIGHUP; SIGTERM alike) does not cancel hours of jobs: the launcher
+    says they keep running and how to collect them, and that command does."""
+    tiny = [o for o in tiny_overrides if not o.startswith("trainer.max_epochs")]
+    sweep = tmp_path / "sweep"
+    proc = _start(tmp_path, sweep_cmd(tmp_path, tiny, "data.fold=1", "trainer.max_epochs=3"))
+    _wait_for(sweep / "0" / "checkpoints" / "last.ckpt", proc)
+    job = submitted_job(sweep)
+    proc.send_signal(signal.SIGHUP)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGHUP, err[-3000:]
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(
+        f"error: the launcher got SIGHUP: its 1 job(s) keep running (squeue -j {job})"
+    )
+    command = shlex.split(last.split("re-run: ", 1)[1])
+    assert command[-1] == f"hydra.sweep.dir={sweep}"
+    squeue = subprocess.run(["squeue", "-h", "-j", job], capture_output=True, text=True).stdout
+    assert squeue.strip(), "the job was cancelled"
+    subprocess.run(command, cwd=REPO, check=True, capture_output=True, timeout=600)
+    assert json.loads((sweep / "0" / "results.json").read_text())["status"] == "completed"
+    assert json.loads((sweep / "cv_summary.json").read_text())["complete"]

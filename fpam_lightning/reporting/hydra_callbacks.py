@@ -17,6 +17,7 @@ from omegaconf import DictConfig
 from ..stats.markdown import to_markdown
 from ..stats.runs import collect_jobs
 from ..utils.cli import SWEEP_FAILED_EXIT_CODE, check_writable, finish_wandb, print_error
+from ..utils.reruns import rerun_command
 from .cv_report import SUMMARY_MD, summarize
 from .wandb_summary import log_summary_to_wandb
 
@@ -33,7 +34,8 @@ def sweep_failures(sweep_dir: str | Path) -> str | None:
     error = " ".join(str((first.results or {}).get("error", "unknown error")).split())
     return (
         f"{len(failed)} of {len(jobs)} job(s) of the sweep {sweep_dir} failed (its cv_summary.md "
-        f"lists them); the first, job {first.dir.name} (fold {first.fold}): {error[:300]}"
+        f"lists them); the first, job {first.dir.name} (fold {first.fold}): {error[:300]}; "
+        f"to resume the sweep, re-run: {rerun_command(sweep_dir)}"
     )
 
 

@@ -5,33 +5,26 @@ back here with each job's folder. With the same resolved config as last time: a 
 skipped (its results.json stands), a preempted, cancelled or lost one resumes from its
 `checkpoints/last.ckpt` (and its W&B run), and one that failed in Python runs again from scratch.
 A job whose config changed always runs from scratch. The summary is then rebuilt over all jobs.
+Under the SLURM launcher a completed job is not even submitted again, and a job waits while an
+older one still runs in its folder (utils.reruns, utils.launchers).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, open_dict
 
+from ..utils.reruns import FINGERPRINT_FILE, fingerprint
 from ..utils.results import RESULTS_FILE
 
 log = logging.getLogger(__name__)
 
-FINGERPRINT_FILE = "resolved_config.sha256"
 RUN_ID_FILE = "wandb_run_id.txt"
-
-
-def fingerprint(cfg: DictConfig) -> str:
-    """SHA-256 of the resolved config, without `ckpt_path` (how the job starts, not what it is)."""
-    config = OmegaConf.to_container(cfg, resolve=True)
-    assert isinstance(config, dict)
-    config.pop("ckpt_path", None)
-    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def applies(cfg: DictConfig) -> bool:

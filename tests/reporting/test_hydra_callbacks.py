@@ -22,10 +22,11 @@ def test_a_sweep_with_a_failed_job_exits_1_and_says_so_last(tmp_path, capsys):
         CommandExit().on_multirun_end(sweep_config(sweep))
     assert stop.value.code == cli.SWEEP_FAILED_EXIT_CODE == 1
     last = capsys.readouterr().err.strip().splitlines()[-1]
-    assert last == (
+    assert last.startswith(
         f"error: 1 of 6 job(s) of the sweep {sweep} failed (its cv_summary.md lists them); "
-        "the first, job 4 (fold 2): DataError: clip 7 is silent"
+        "the first, job 4 (fold 2): DataError: clip 7 is silent; to resume the sweep, re-run: "
     )
+    assert last.endswith(f" hydra.sweep.dir={sweep}")  # this process's command, in that folder
 
 
 def test_a_sweep_without_failures_ends_normally(tmp_path, capsys):
