@@ -178,7 +178,9 @@ def build_classifier(cfg: Mapping, num_classes: int) -> AudioClassifier:
     chans = dict(zip(backbone.levels, backbone.channels, strict=True))
     wanted = head_levels + ([global_level] if global_level else [])
     head = _build_head(attention, model, [chans[lv] for lv in wanted], num_classes)
-    return AudioClassifier(build_frontend(cfg["features"]), backbone, head, head_levels, global_level)
+    return AudioClassifier(
+        build_frontend(cfg["features"]), backbone, head, head_levels, global_level
+    )
 
 
 def count_parameters(module: nn.Module) -> int:

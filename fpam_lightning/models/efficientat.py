@@ -60,15 +60,15 @@ def map_release_keys(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return out
 
 
-def release_file(variant: str, cache_dir: str | Path | None = None) -> Path:
+def release_file(variant: str, cache_dir: str | Path | None = None, url: str = RELEASE_URL) -> Path:
     """The variant's release file, downloaded once into torch's hub cache (or `cache_dir`) and
-    checked against its sha256 where we know it."""
+    checked against its sha256 where we know it. `url` ({} for the file name) may be a mirror."""
     _, name, sha256 = RELEASES[variant]
     folder = Path(cache_dir or Path(torch.hub.get_dir()) / "checkpoints").expanduser()
     path = folder / name
     if path.is_file():
         return path
-    url = RELEASE_URL.format(name)
+    url = url.format(name)
     folder.mkdir(parents=True, exist_ok=True)
     log.info("backbone.pretrained=true: downloading %s to %s", url, path)
     try:
@@ -100,8 +100,8 @@ class EfficientATBackbone(nn.Module):
         pretrained: bool = False,
         checkpoint: str | None = None,
         cache_dir: str | None = None,
+        url: str = RELEASE_URL,
         keep_audioset_head: bool = False,
-        name: str = "efficientat",
     ):
         super().__init__()
         if variant not in RELEASES:
@@ -114,7 +114,7 @@ class EfficientATBackbone(nn.Module):
                 "backbone.pretrained=true and backbone.checkpoint are both set: "
                 "choose one source of weights"
             )
-        self.name, self.variant = name, variant
+        self.variant = variant
         self.levels = sorted(set(int(lv) for lv in levels))
         net = mobilenet_v3_large(width_mult=RELEASES[variant][0])
         stem = net.features[0][0]
@@ -126,7 +126,7 @@ class EfficientATBackbone(nn.Module):
         if self.audioset_head is not None:
             self.audioset_head[-1] = nn.Linear(self.audioset_head[-1].in_features, AUDIOSET_CLASSES)
         if pretrained or checkpoint:
-            path = release_file(variant, cache_dir) if pretrained else checkpoint
+            path = release_file(variant, cache_dir, url) if pretrained else checkpoint
             self.load_release(path)
 
     def _out_channels(self, index: int) -> int:

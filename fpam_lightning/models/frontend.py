@@ -167,7 +167,11 @@ class EfficientATMel(nn.Module):
         )
         self.f_min, self.f_max, self.preemphasis = float(f_min), float(f_max), float(preemphasis)
         self.log_offset, self.shift, self.scale = log_offset, shift, scale
-        self.jitter, self.jitter_fmin_hz, self.jitter_fmax_hz = jitter, jitter_fmin_hz, jitter_fmax_hz
+        self.jitter, self.jitter_fmin_hz, self.jitter_fmax_hz = (
+            jitter,
+            jitter_fmin_hz,
+            jitter_fmax_hz,
+        )
         self.register_buffer("window", torch.hann_window(win_length, periodic=False), False)
         self.register_buffer("mel_bank", self._bank(self.f_min, self.f_max), False)
 

@@ -94,7 +94,6 @@ def check_accelerator(accelerator: str) -> None:
         )
 
 
-
 def resolve_precision(trainer: DictConfig) -> str:
     """`trainer.precision=auto`: bf16-mixed where it is fast, else float32 (an explicit setting
     is kept). On a CPU bf16 is fast only with bf16 matrix instructions (AMX, AVX-512 BF16);

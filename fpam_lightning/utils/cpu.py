@@ -1,4 +1,4 @@
-"""What this machine's CPU computes fast: the facts behind `precision=auto` and `channels_last=auto`.
+"""What this machine's CPU computes fast: the facts behind `precision=auto` and `channels_last`.
 
 bf16 autocast on a CPU is fast only where the CPU has bf16 matrix instructions (AMX, or AVX-512
 BF16); elsewhere PyTorch emulates it and it runs slower than float32.

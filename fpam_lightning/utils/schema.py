@@ -321,10 +321,13 @@ class Scheduler:
 
     warmup_epochs: int = 0  # > 0: linear warm-up from lr/(warmup_epochs+1) to lr first
     min_lr_ratio: Any = None  # the floor as a fraction of optim.lr (eta_min), when it has one
+    interval: str = "epoch"  # step the schedule after each epoch, or each optimiser step
     schedule: dict[str, Any] | None = None
 
     def problems(self) -> list[str]:
         out = count("scheduler.warmup_epochs", self.warmup_epochs)
+        if self.interval not in ("epoch", "step"):
+            out.append(f"scheduler.interval={self.interval!r}: choose epoch or step")
         floor = self.min_lr_ratio
         if floor is not None and not (is_number(floor) and 0 <= floor <= 1):
             out.append(f"scheduler.min_lr_ratio={floor!r} must be between 0 and 1")
