@@ -69,6 +69,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="default: the preset's",
     )
     ap.add_argument(
+        "--precision-grid",
+        action="store_true",
+        help="instead: float32 vs bf16 x NCHW vs channels_last training steps of resnet18, "
+        "resnet50 (paper stem) and mn04 on this CPU (the facts behind precision=auto)",
+    )
+    ap.add_argument(
         "--work-dir",
         help="where the synthetic WAVs and cache go (default: a temp folder, removed afterwards)",
     )
@@ -99,8 +105,42 @@ def measure(ctx: Context) -> dict[str, Any]:
     return report.summarize({**phases, **trained}, flops, ctx.device)
 
 
+def precision_grid(argv: list[str], out: str | None) -> int:
+    """`--precision-grid`: the table of `benchmarks/precision_grid.py`, with the CPU and commit."""
+    import json
+
+    from .benchmarks import precision_grid
+    from .benchmarks.common import commit
+    from .utils.cpu import cpu_has_fast_bf16, cpu_model
+
+    started = time.time()
+    rows = precision_grid.measure(log=lambda m: print(f"[bench] {m}", flush=True))
+    shape = "batch 32 of 1 x 500 x 128, forward + backward + AdamW"
+    record = {
+        "command": "python -m fpam_lightning.bench " + " ".join(argv),
+        "commit": commit(),
+        "cpu": cpu_model(),
+        "cpu_has_fast_bf16": cpu_has_fast_bf16(),
+        "cores": os.cpu_count(),
+        "date_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(started)),
+        "load_average_at_end": list(os.getloadavg()),
+        "rows": rows,
+    }
+    table = precision_grid.markdown(rows, f"{record['cpu']} ({record['cores']} cores)", shape)
+    path = Path(out or "experiments/results/precision_grid_cpu")
+    path.with_suffix(".json").write_text(json.dumps(record, indent=1) + "\n")
+    path.with_suffix(".md").write_text(
+        f"{table}\nCommand: `{record['command']}`, commit {record['commit']}, "
+        f"{record['date_utc']} UTC, load average at the end {record['load_average_at_end']}.\n"
+    )
+    print(table)
+    return 0
+
+
 def run(argv: list[str]) -> int:
     args = parse_args(argv)
+    if args.precision_grid:
+        return precision_grid(argv, args.out)
     import torch  # here, after parsing: `--help` needs no torch
 
     from .benchmarks import report

@@ -20,7 +20,13 @@ from fpam_lightning.utils.conf import CONF_DIR, compose
 REPO = Path(__file__).resolve().parents[1]
 CONF = CONF_DIR
 # Real ESC-10 recordings for the tests that need them (skipped when absent).
-ESC10 = Path(os.environ.get("FPAM_ESC10", REPO.parent / "shared" / "data" / "esc10"))
+# The full ESC-50 as its OGG release, with `make_wav.py`, beside the repository (read-only);
+# tests build the official WAV layout from it into a cache folder outside the repository.
+SHARED = Path(os.environ.get("FPAM_SHARED", REPO.parent / "shared"))
+ESC50_OGG = SHARED / "data" / "esc50"
+WAV_CACHE = Path(os.environ.get("FPAM_TEST_DATA", Path.home() / ".cache" / "fpam-data"))
+MN04 = SHARED / "weights" / "mn04_as_mAP_432.pt"
+AUDIOSET_LABELS = SHARED / "weights" / "audioset_class_labels_indices.csv"
 
 # The synthetic set every quick test trains on: 4 classes x 2 clips x 5 folds of 0.5 s.
 TINY_SYNTHETIC = {

@@ -89,11 +89,11 @@ def test_cli_missing_data_fails_fast_with_one_clear_error(tmp_path):
 
 
 def test_cli_synthetic_default_run_learns_and_logs_to_wandb_offline(tmp_path):
-    """The README's quick start as a user types it: defaults for data=synthetic, W&B offline."""
+    """The README's quick start as a user types it: +experiment=quickstart, W&B offline."""
     run_dir = tmp_path / "run"
     run_cli(
         "fpam_lightning.train",
-        "data=synthetic",
+        "+experiment=quickstart",
         f"paths.data_dir={tmp_path / 'data'}",
         f"hydra.run.dir={run_dir}",
         "trainer.enable_progress_bar=false",

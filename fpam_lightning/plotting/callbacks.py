@@ -118,7 +118,7 @@ class FigureLogger(Callback):
 
 
 def _has_spatial_attention(module: LightningModule) -> bool:
+    """Duck typing, so a head of one's own draws too: FPAM's spatial attention modules (`sam`),
+    or an `attention_maps()` method."""
     head = module.net.head
-    return (
-        head.__class__.__name__ == "PyramidAttentionHead" and getattr(head, "sam", None) is not None
-    )
+    return getattr(head, "sam", None) is not None or callable(getattr(head, "attention_maps", None))

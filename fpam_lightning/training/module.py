@@ -217,10 +217,15 @@ class AudioClassificationModule(LightningModule):
     # --- optimisation ----------------------------------------------------------------
     def configure_optimizers(self) -> dict[str, Any]:
         opt = build_optimizer(self.parameters(), self.optim_cfg)
-        sched = build_scheduler(opt, self.sched_cfg, self.trainer.max_epochs)
+        interval = self.sched_cfg.get("interval", "epoch")
+        steps = 1
+        if interval == "step":
+            epochs = max(1, int(self.trainer.max_epochs))
+            steps = max(1, int(self.trainer.estimated_stepping_batches) // epochs)
+        sched = build_scheduler(opt, self.sched_cfg, self.trainer.max_epochs, steps)
         if sched is None:
             return {"optimizer": opt}
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": interval}}
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["best_val"] = {"acc": self.best_val_acc, "epoch": self.best_val_epoch}

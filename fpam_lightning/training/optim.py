@@ -8,6 +8,9 @@ the keys read here:
   many epochs, then the main schedule (SequentialLR).
 - `scheduler.min_lr_ratio`: the schedule's floor as a fraction of optim.lr (CosineAnnealingLR's
   eta_min). A cosine schedule spans the epochs after the warm-up (T_max), unless set.
+- `scheduler.interval`: `epoch` (step the schedule after each epoch) or `step` (after each
+  optimiser step). The warm-up and the derived T_max are converted to steps; the torch class's
+  own arguments (step_size, T_max when set) count intervals.
 
 The modules' saved hyperparameters keep these configs as plain dicts of strings and numbers, so
 checkpoints still load with `weights_only=True`.
@@ -43,10 +46,12 @@ def saved_configs(
     scheduler = dict(scheduler or NO_SCHEDULE)
     scheduler.pop("name", None)
     if "schedule" not in scheduler:
-        own = ("warmup_epochs", "min_lr_ratio")
+        own = ("warmup_epochs", "min_lr_ratio", "interval")
         schedule = {k: v for k, v in scheduler.items() if k not in own}
         scheduler = {k: scheduler[k] for k in own if k in scheduler}
         scheduler["schedule"] = schedule if schedule.get("_target_") else None
+        if scheduler["schedule"]:
+            scheduler["interval"] = "epoch"  # every schedule stepped per epoch then
     return optim, scheduler
 
 
@@ -55,12 +60,17 @@ def build_optimizer(params: Iterable[torch.nn.Parameter], cfg: dict[str, Any]):
 
 
 def build_scheduler(
-    optimizer: torch.optim.Optimizer, cfg: dict[str, Any], max_epochs: int
+    optimizer: torch.optim.Optimizer,
+    cfg: dict[str, Any],
+    max_epochs: int,
+    steps_per_epoch: int = 1,
 ) -> LRScheduler | None:
-    """The per-epoch schedule, or None for a constant learning rate (no `schedule`)."""
+    """The schedule, stepped per `interval`, or None for a constant learning rate."""
     if not cfg.get("schedule"):
         return None
-    warmup = int(cfg.get("warmup_epochs", 0) or 0)
+    unit = int(steps_per_epoch) if cfg.get("interval", "epoch") == "step" else 1
+    warmup = int(cfg.get("warmup_epochs", 0) or 0) * unit
+    max_epochs = int(max_epochs) * unit if int(max_epochs) > 0 else int(max_epochs)
     main = instantiate(cfg["schedule"])
     extra: dict[str, Any] = {}
     args = inspect.signature(main.func).parameters

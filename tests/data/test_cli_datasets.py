@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import ESC10, run_cli
+from helpers import run_cli
 
 from fpam_lightning.data.synthetic import synthesize_us8k
 
@@ -39,10 +39,11 @@ def train(tmp_path, *overrides: str, check: bool = True):
     return proc, run
 
 
-def test_esc10_trains_on_the_real_recordings_or_a_built_copy(tmp_path):
-    """Real ESC-10 when it is beside the repository (400 clips decoded once), else a copy."""
-    real = (ESC10 / "meta" / "esc50.csv").exists()
-    root = ESC10 if real else make_esc50(tmp_path / "esc", seconds=2.0)
+@pytest.mark.parametrize("real", [True, False], ids=["real", "built"])
+def test_esc10_trains_on_the_real_recordings_and_a_built_copy(tmp_path, request, real):
+    """The real ESC-10 (400 clips, built from the shared ESC-50 release; decoded once) and a
+    generated copy of its layout."""
+    root = request.getfixturevalue("esc10_root") if real else make_esc50(tmp_path / "esc", 2.0)
     _, run = train(
         tmp_path,
         "data=esc10",

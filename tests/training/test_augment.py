@@ -220,3 +220,13 @@ def test_wave_transforms_repeat_under_a_seed_and_keep_shapes():
     torch.manual_seed(6)
     assert not torch.equal(aug.wave(wave), first)
     assert not list(aug.parameters()) and not list(aug.buffers())
+
+
+def test_random_crop_trains_on_a_window_and_leaves_evaluation_whole():
+    aug = augment.Augmentation({"crop_fraction": 0.6})
+    wave = torch.arange(1000.0).repeat(4, 1)
+    out = aug.wave(wave)
+    assert out.shape == (4, 600)
+    for row in out:  # a contiguous window of each clip
+        assert torch.equal(row, torch.arange(row[0], row[0] + 600))
+    assert len(augment.Augmentation({"crop_fraction": 1.0}).wave) == 0  # 1: off

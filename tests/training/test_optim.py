@@ -162,3 +162,23 @@ def test_configs_saved_before_the_schema_build_the_same_schedule(tmp_path):
     assert saved_configs(old_optim, old_sched) == (optim, sched)
     assert saved_configs(None, {"name": "none"}) == (optim, {"schedule": None})
     assert per_epoch_lrs(*saved_configs(old_optim, old_sched), 9) == per_epoch_lrs(optim, sched, 9)
+
+
+def test_a_per_step_schedule_spans_the_run_in_steps():
+    """scheduler.interval=step: the warm-up and the cosine span count optimiser steps."""
+    cfg = {
+        "warmup_epochs": 1,
+        "min_lr_ratio": 0.0,
+        "interval": "step",
+        "schedule": {"_target_": "torch.optim.lr_scheduler.CosineAnnealingLR", "_partial_": True},
+    }
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    sched = build_scheduler(opt, cfg, max_epochs=3, steps_per_epoch=4)
+    lrs = []
+    for _ in range(12):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert lrs[:4] == pytest.approx([1 / 5, 2 / 5, 3 / 5, 4 / 5])  # warm-up over 4 steps
+    assert lrs[4] == pytest.approx(1.0)
+    assert lrs[4:] == pytest.approx([0.5 * (1 + math.cos(math.pi * i / 8)) for i in range(8)])
