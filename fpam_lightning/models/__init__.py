@@ -13,13 +13,20 @@ from typing import TYPE_CHECKING, Any
 from .choices import ATTENTION_BRANCHES, ATTENTIONS, DEFAULT_LEVELS, LEVELS
 
 if TYPE_CHECKING:
-    from .classifier import AudioClassifier, build_classifier, count_flops, count_parameters
+    from .classifier import (
+        AudioClassifier,
+        build_classifier,
+        component_name,
+        count_flops,
+        count_parameters,
+    )
     from .fpam import VARIANTS, PyramidAttentionHead
     from .frontend import LogMel
 
 _LAZY = {
     "AudioClassifier": "classifier",
     "build_classifier": "classifier",
+    "component_name": "classifier",
     "count_flops": "classifier",
     "count_parameters": "classifier",
     "VARIANTS": "fpam",
@@ -37,6 +44,7 @@ __all__ = [
     "LogMel",
     "PyramidAttentionHead",
     "build_classifier",
+    "component_name",
     "count_flops",
     "count_parameters",
 ]

@@ -121,3 +121,84 @@ class LogMel(nn.Module):
         if self.normalize == "per_mel":
             spec = (spec - self.mean) / self.std
         return spec
+
+
+class EfficientATMel(nn.Module):
+    """Waveform -> log-mel (B, 1, time, mel) exactly as EfficientAT's pretrained filters expect it.
+
+    32 kHz, pre-emphasis x[n] - 0.97 x[n-1] (a shifted subtraction; the first sample kept), a
+    centred STFT with a symmetric Hann window of `win_length` zero-padded to `n_fft`, power,
+    Kaldi's mel bank (padded by one zero column to n_fft/2 + 1), log(mel + 1e-5), (x + 4.5) / 5.
+    With `jitter` the band edges move at random in training (f_min up by < 10 Hz, f_max by
+    < 1 kHz either way), as in the authors' pretraining; evaluation always uses the exact bank.
+    Normalisation is part of the recipe, so it has no statistics to fit.
+    """
+
+    needs_statistics = False
+
+    def __init__(
+        self,
+        sample_rate: int = 32000,
+        n_fft: int = 1024,
+        win_length: int = 800,
+        hop_length: int = 320,
+        n_mels: int = 128,
+        f_min: float = 0.0,
+        f_max: float = 15000.0,
+        preemphasis: float = 0.97,
+        log_offset: float = 1e-5,
+        shift: float = 4.5,
+        scale: float = 5.0,
+        jitter: bool = False,
+        jitter_fmin_hz: float = 10.0,
+        jitter_fmax_hz: float = 1000.0,
+    ):
+        super().__init__()
+        if not 0 <= f_min < f_max <= sample_rate / 2:
+            raise ConfigError(
+                f"features.f_min={f_min} and f_max={f_max} must satisfy 0 <= f_min < f_max <= "
+                f"features.sample_rate / 2 ({sample_rate / 2:g} Hz)"
+            )
+        self.sample_rate, self.n_fft, self.hop_length, self.n_mels = (
+            sample_rate,
+            n_fft,
+            hop_length,
+            n_mels,
+        )
+        self.f_min, self.f_max, self.preemphasis = float(f_min), float(f_max), float(preemphasis)
+        self.log_offset, self.shift, self.scale = log_offset, shift, scale
+        self.jitter, self.jitter_fmin_hz, self.jitter_fmax_hz = jitter, jitter_fmin_hz, jitter_fmax_hz
+        self.register_buffer("window", torch.hann_window(win_length, periodic=False), False)
+        self.register_buffer("mel_bank", self._bank(self.f_min, self.f_max), False)
+
+    def _bank(self, f_min: float, f_max: float) -> torch.Tensor:
+        from torchaudio.compliance.kaldi import get_mel_banks
+
+        bank, _ = get_mel_banks(self.n_mels, self.n_fft, float(self.sample_rate), f_min, f_max,
+                                100.0, -500.0, 1.0)  # fmt: skip
+        return torch.nn.functional.pad(bank, (0, 1))  # (n_mels, n_fft // 2 + 1)
+
+    def num_frames(self, num_samples: int) -> int:
+        return num_samples // self.hop_length + 1
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(wave.device.type, enabled=False):
+            x = wave.float()
+            x = torch.cat([x[..., :1], x[..., 1:] - self.preemphasis * x[..., :-1]], -1)
+            spec = torch.stft(
+                x,
+                self.n_fft,
+                self.hop_length,
+                self.window.shape[0],
+                self.window,
+                center=True,
+                return_complex=True,
+            ).abs().pow(2)  # fmt: skip
+            bank = self.mel_bank
+            if self.training and self.jitter:
+                f_min = self.f_min + float(torch.rand(()) * self.jitter_fmin_hz)
+                f_max = self.f_max + float((torch.rand(()) * 2 - 1) * self.jitter_fmax_hz)
+                bank = self._bank(f_min, min(f_max, self.sample_rate / 2)).to(spec.device)
+            mel = torch.matmul(bank, spec)  # (B, mel, time)
+            mel = (torch.log(mel + self.log_offset) + self.shift) / self.scale
+        return mel.transpose(-1, -2).unsqueeze(1)  # (B, 1, time, mel)

@@ -66,6 +66,26 @@ def rms(wave: torch.Tensor) -> torch.Tensor:
     return wave.float().pow(2).mean(-1).sqrt()
 
 
+class RandomCrop(nn.Module):
+    """Train on a random window of `fraction` of each clip; evaluation still sees whole clips.
+
+    A fully convolutional network with global pooling takes any length, so shorter training
+    crops cost proportionally less time and add position jitter, while the held-out fold is
+    scored on the full clip, as published results are."""
+
+    def __init__(self, fraction: float):
+        super().__init__()
+        self.fraction = float(fraction)
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any]) -> RandomCrop | None:
+        fraction = float(cfg.get("crop_fraction", 1.0))
+        return cls(fraction) if fraction < 1 else None
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        return crop(wave, max(1, int(round(self.fraction * wave.shape[-1]))), train=True)
+
+
 class TimeShift(nn.Module):
     """Roll each clip in time by a whole number of samples drawn uniformly in
     [-max_fraction, +max_fraction] of its length (what leaves one end comes in at the other)."""
@@ -181,7 +201,7 @@ class SpecAugmentMasks(nn.Module):
 
 
 # The transforms, in the order they run. WAVE: after the crop, on (batch, samples).
-WAVE: list[type[nn.Module]] = [TimeShift, Gain, BackgroundMix]
+WAVE: list[type[nn.Module]] = [RandomCrop, TimeShift, Gain, BackgroundMix]
 # SPEC: after the front end, on (batch, 1, time, mels).
 SPEC: list[type[nn.Module]] = [TimeFlip, SpecAugmentMasks]
 

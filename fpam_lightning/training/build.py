@@ -49,7 +49,7 @@ def module_hparams(cfg: DictConfig) -> dict[str, Any]:
         "label_smoothing": float(cfg.loss.label_smoothing),
         "seed": int(cfg.seed),
         "compile": bool(cfg.compile),
-        "channels_last": bool(cfg.channels_last),
+        "channels_last": resolve_channels_last(cfg),
         "tta_crops": int(cfg.eval.tta_crops),
     }
 
@@ -81,7 +81,7 @@ def build_trainer(
         default_root_dir=str(output_dir),
         callbacks=list(callbacks),
         plugins=[SafeCheckpointIO(), *cluster_plugins()],
-        **overrides,
+        **{"precision": resolve_precision(trainer), **overrides},
     )
 
 
@@ -92,3 +92,30 @@ def check_accelerator(accelerator: str) -> None:
             f"trainer.accelerator={accelerator} (trainer=gpu, trainer=ddp) needs a GPU, but torch "
             "sees none: use trainer=cpu, trainer=ddp_cpu or trainer=default on this machine"
         )
+
+
+
+def resolve_precision(trainer: DictConfig) -> str:
+    """`trainer.precision=auto`: bf16-mixed where it is fast, else float32 (an explicit setting
+    is kept). On a CPU bf16 is fast only with bf16 matrix instructions (AMX, AVX-512 BF16);
+    elsewhere PyTorch emulates it, slower than float32. On a GPU: where it supports bf16."""
+    from ..utils.cpu import cpu_has_fast_bf16
+
+    precision = str(trainer.get("precision", "32-true"))
+    if precision != "auto":
+        return precision
+    gpu = torch.cuda.is_available() and str(trainer.get("accelerator", "auto")) != "cpu"
+    fast = torch.cuda.is_bf16_supported() if gpu else cpu_has_fast_bf16()
+    return "bf16-mixed" if fast else "32-true"
+
+
+def resolve_channels_last(cfg: DictConfig) -> bool:
+    """`channels_last=auto`: where bf16 runs and the backbone does not prefer NCHW (EfficientAT's
+    depthwise convolutions ran slower channels_last in bf16 on an AMX CPU; ResNets faster)."""
+    from hydra.utils import get_class
+
+    if cfg.channels_last != "auto":
+        return bool(cfg.channels_last)
+    target = cfg.backbone.get("_target_")
+    nchw = bool(getattr(get_class(target), "prefers_nchw", False)) if target else False
+    return resolve_precision(cfg.trainer).startswith("bf16") and not nchw

@@ -66,6 +66,8 @@ def _check_clip_frames(cfg: DictConfig, errors: list[str]) -> None:
 def _check_attention(cfg: DictConfig, errors: list[str]) -> None:
     """The head and its pyramid levels, which must be among the backbone's."""
     att = cfg.attention
+    if "_target_" in att:  # a head of one's own: its class checks its arguments
+        return
     if att.name not in ATTENTIONS:
         errors.append(f"attention.name={att.name!r}: choose one of {choices(ATTENTIONS)}")
         return
@@ -80,7 +82,7 @@ def _check_attention(cfg: DictConfig, errors: list[str]) -> None:
     bad = [lv for lv in levels if lv not in LEVELS]
     if not levels or bad:
         errors.append(
-            f"attention.levels={levels}: {cfg.backbone.name} has levels "
+            f"attention.levels={levels}: {cfg.backbone.get('name')} has levels "
             f"{list(LEVELS)} (Res-2..Res-5); {bad or 'an empty list'} is not among them"
         )
     errors += positive_int("attention.channels", att.channels)

@@ -19,7 +19,7 @@ import torch
 from lightning.pytorch import Trainer, seed_everything
 from omegaconf import DictConfig
 
-from ..models import count_flops, count_parameters
+from ..models import component_name, count_flops, count_parameters
 from ..utils.cli import output_dir_of
 from ..utils.errors import ConfigError
 from ..utils.provenance import provenance
@@ -114,6 +114,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "val_mode": dm.val_mode,
         "val_acc": val_acc,
         **scoring(ema, dm, module),
+        "precision": str(trainer.precision),
+        "channels_last": bool(module.hparams["channels_last"]),
         "epochs": int(trainer.current_epoch),
         "num_train": int(len(dm.indices["train"])),
         "num_test": int(len(dm.indices["test"])),
@@ -158,8 +160,8 @@ def model_size(module: Any, dm: Any) -> dict[str, int]:
     net = module.hparams["net"]
     log.info(
         "model: %s + %s head (%s variant), %.2fM parameters, %.2f GFLOPs per %.2f s clip",
-        net["backbone"]["name"],
-        net["attention"]["name"],
+        component_name(net["backbone"]),
+        component_name(net["attention"]),
         net["model"]["variant"],
         size["num_parameters"] / 1e6,
         size["flops_per_clip"] / 1e9,
@@ -178,9 +180,9 @@ def first_forward_flops(module: Any, dm: Any) -> int:
         f = net["features"]
         raise ConfigError(
             f"invalid configuration: the network cannot take a {dm.clip_samples}-sample clip "
-            f"with features.n_mels={f['n_mels']}, n_fft={f['n_fft']}, "
-            f"hop_length={f['hop_length']} (data.clip_seconds={dm.clip_seconds}, "
-            f"backbone={net['backbone']['name']}): "
+            f"with features.n_mels={f.get('n_mels')}, n_fft={f.get('n_fft')}, "
+            f"hop_length={f.get('hop_length')} (data.clip_seconds={dm.clip_seconds}, "
+            f"backbone={component_name(net['backbone'])}): "
             f"{str(e).strip().splitlines()[0][:200]}"
         ) from e
 
@@ -207,8 +209,8 @@ def run_identity(experiment: str, name: str, module: Any, dm: Any) -> dict[str, 
         "dataset": dm.name,
         "fold": dm.fold,
         "seed": int(hp["seed"]),
-        "backbone": str(net["backbone"]["name"]),
-        "attention": str(net["attention"]["name"]),
+        "backbone": component_name(net["backbone"]),
+        "attention": component_name(net["attention"]),
         "variant": str(net["model"]["variant"]),
         "mixup": module.mixup is not None,
     }

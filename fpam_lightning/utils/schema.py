@@ -241,6 +241,7 @@ class Mixup:
 
 @dataclass
 class Augment:
+    crop_fraction: Any = 1.0
     time_shift: Any = 0.0
     gain_db: Any = 0.0
     background: Any = 0.0
@@ -267,6 +268,9 @@ class Augment:
             v = getattr(self, key)
             if not (is_number(v) and low <= v <= high):
                 out.append(f"augment.{key}={v!r} must be a number from {low} to {high}")
+        c = self.crop_fraction
+        if not (is_number(c) and 0 < c <= 1):
+            out.append(f"augment.crop_fraction={c!r} must be a fraction in (0, 1] (1: off)")
         pair = list(self.background_snr_db)
         if not (len(pair) == 2 and all(is_number(v) for v in pair) and pair[0] <= pair[1]):
             out.append(
