@@ -4,7 +4,9 @@ The first pass decodes 44.1 kHz WAVs, resamples them to 16 kHz and writes the me
 cache (`DataModule.prepare_data`). A cached epoch reads every training clip through the
 DataLoader, as training does. Each is timed in a fresh temporary cache folder.
 
-    .venv/bin/python experiments/data_benchmark.py [--root ../shared/data/esc10] [--repeats 3]
+    .venv/bin/python experiments/data_benchmark.py [--root ~/.cache/fpam-data/esc10] [--repeats 3]
+
+The real ESC-10 in the official WAV layout: the ESC-50 release's `make_wav.py OUT --esc10`.
 """
 
 from __future__ import annotations
@@ -81,7 +83,7 @@ def cached_epoch(root: Path, cache: Path, num_workers: int) -> tuple[float, int]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--root", type=Path, default=REPO.parent / "shared" / "data" / "esc10")
+    parser.add_argument("--root", type=Path, default=Path.home() / ".cache" / "fpam-data" / "esc10")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     root = args.root.resolve()

@@ -115,7 +115,7 @@ def precision_grid(argv: list[str], out: str | None) -> int:
 
     started = time.time()
     rows = precision_grid.measure(log=lambda m: print(f"[bench] {m}", flush=True))
-    shape = "batch 32 of 1 x 500 x 128, forward + backward + AdamW"
+    shape = "batch 32 (ResNet50: 8) of 1 x 500 x 128, forward + backward + AdamW, best of 2 rounds"
     record = {
         "command": "python -m fpam_lightning.bench " + " ".join(argv),
         "commit": commit(),

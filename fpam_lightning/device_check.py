@@ -4,8 +4,9 @@ One prepared run for the first GPU machine available (`make device-check`, which
 the wheelhouse that `make wheelhouse` built). Inside a time budget (8 minutes by default) it
 records the machine (GPU model, driver, CUDA, torch and package versions, a bf16 matmul rate),
 runs a DDP job on every visible GPU, `bench --preset paper` (Lightning / bare loop, clips/s, the
-fraction of the bf16 peak), one fold of the paper protocol (ResNet50 + FPAM, 60 epochs) on a
-small synthetic ESC-50 extrapolated to 5 x 1600 clips, and the tests marked `gpu`. Each step is
+fraction of the bf16 peak), one fold of the paper protocol (ResNet50 + FPAM, 60 epochs) and one
+of the pretrained recipe (mn04 + FPAM, 25 epochs) on a small synthetic ESC-50, each
+extrapolated to 5 x 1600 clips, and the tests marked `gpu`. Each step is
 a real command in its own process; a step that fails or runs out of time is recorded as such
 and the next one still runs. Everything lands in DIR: report.md, report.json, steps.log and the
 bench's bench.json and bench.md.
@@ -32,9 +33,12 @@ from .utils.cli import argv_command, command_parser
 from .utils.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
-STEPS = ("environment", "ddp", "bench", "fold", "gpu_tests")
+STEPS = ("environment", "ddp", "bench", "fold", "pretrained_fold", "gpu_tests")
 # Per step: the most seconds it may take (the overall budget can cut it shorter).
-TIMEOUTS = {"ddp": 75, "bench": 240, "fold": 150, "gpu_tests": 150}
+TIMEOUTS = {"ddp": 75, "bench": 240, "fold": 150, "pretrained_fold": 150, "gpu_tests": 150}
+# The fold steps' recipes: the paper's protocol, and the pretrained CPU recipe on the GPU (mn04
+# as EfficientAT's architecture; the timing needs no weights, so none are carried).
+FOLD_RECIPES = {"fold": "paper_fpam_esc50", "pretrained_fold": "esc50_pretrained_cpu"}
 GPU_TEST_FILES = ["tests/test_gpu_path.py", "tests/data/test_device.py"]  # the `gpu`-marked ones
 RESERVE_S = 5  # kept back from the budget to write the report
 
@@ -118,14 +122,15 @@ def fold_data(work: Path, rehearse: bool) -> tuple[Path, int, int]:
     return root, classes, classes * per_fold
 
 
-def run_fold(steps: Steps, work: Path, rehearse: bool) -> None:
+def run_fold(steps: Steps, work: Path, rehearse: bool, name: str = "fold") -> None:
     from .benchmarks import device_report  # here: `--help` needs no torch
 
     root, classes, _ = fold_data(work, rehearse)
     seconds = FOLD_DATA["rehearse" if rehearse else "gpu"][2]
-    run = work / "fold"
+    run = work / name
+    recipe = FOLD_RECIPES[name]
     overrides = [
-        "+experiment=paper_fpam_esc50",
+        f"+experiment={recipe}",
         f"data.root={root}",
         "data.download=false",
         f"data.num_classes={classes}",
@@ -133,19 +138,26 @@ def run_fold(steps: Steps, work: Path, rehearse: bool) -> None:
         "logger=csv",
         f"hydra.run.dir={run}",
     ]
+    tiny = [] if name == "pretrained_fold" else TINY_NET  # mn04 is small already
     if rehearse:
-        overrides += [*TINY_NET, "trainer=cpu", "trainer.max_epochs=1", "data.num_workers=0"]
+        overrides += [*tiny, "trainer=cpu", "trainer.max_epochs=1", "data.num_workers=0"]
     else:
-        overrides += ["trainer=gpu", "channels_last=true", "data.num_workers=8"]
-    what = "one fold of paper_fpam_esc50 on synthetic data, timed and extrapolated"
-    step = steps.command("fold", what, ["fpam_lightning.train", *overrides])
+        overrides += ["trainer=gpu", "data.num_workers=8"]
+        overrides += ["channels_last=true"] if name == "fold" else ["trainer.precision=auto"]
+    what = f"one fold of {recipe} on synthetic data, timed and extrapolated"
+    step = steps.command(name, what, ["fpam_lightning.train", *overrides])
     results = run / "results.json"
     if step["status"] == "ok" and results.exists():
         r = json.loads(results.read_text())
         step["results"] = {k: r.get(k) for k in ("test_acc", "test_loss", "epochs", "duration_s")}
         # results.json's duration: data, fit and test, without the interpreter's start-up.
+        protocol = device_report.PRETRAINED if name == "pretrained_fold" else None
         step["extrapolation"] = device_report.extrapolate(
-            float(r["duration_s"]), int(r["num_train"]), int(r["num_test"]), int(r["epochs"])
+            float(r["duration_s"]),
+            int(r["num_train"]),
+            int(r["num_test"]),
+            int(r["epochs"]),
+            protocol,
         )
 
 
@@ -218,8 +230,9 @@ def run(argv: list[str]) -> int:
             run_ddp(steps, work, args.rehearse)
         if "bench" not in skip:
             run_bench(steps, out, args.rehearse)
-        if "fold" not in skip:
-            run_fold(steps, work, args.rehearse)
+        for name in FOLD_RECIPES:
+            if name not in skip:
+                run_fold(steps, work, args.rehearse, name)
         if "gpu_tests" not in skip:
             run_gpu_tests(steps)
     finally:

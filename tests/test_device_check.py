@@ -43,7 +43,7 @@ def test_rehearsal_writes_the_machine_and_every_step_status(tmp_path):
     """The quick variant: the command, its environment record and its report, steps skipped
     (the slow test below runs them all)."""
     out = tmp_path / "report"
-    report = rehearse(out, "--skip", "ddp,bench,fold,gpu_tests")
+    report = rehearse(out, "--skip", "ddp,bench,fold,pretrained_fold,gpu_tests")
     statuses = {k: v["status"] for k, v in report["steps"].items()}
     assert statuses == {
         "environment": "ok",
@@ -62,6 +62,9 @@ def test_full_rehearsal_runs_every_step(tmp_path):
     assert all(s["status"] == "ok" for s in steps.values()), steps
     check_fold(report)
     assert "EXTRAPOLATED (x3000.00)" in (out / "report.md").read_text()
+    pre = steps["pretrained_fold"]["extrapolation"]
+    assert pre["protocol"]["epochs"] == 25 and pre["protocol_s"] == pytest.approx(5 * pre["fold_s"])
+    assert "The pretrained recipe" in (out / "report.md").read_text()
     assert steps["ddp"]["devices"] == 2 and steps["ddp"]["results"]["status"] == "completed"
     figures = steps["bench"]["figures"]
     assert figures["lightning_over_bare"] > 0 and figures["clips_per_s_lightning"] > 0
@@ -75,7 +78,9 @@ def test_full_rehearsal_runs_every_step(tmp_path):
 
 def test_unknown_step_is_one_line(capsys, tmp_path):
     assert device_check.main(["--skip", "fold,nope", "--out", str(tmp_path)]) == 2
-    assert capsys.readouterr().err == ("error: --skip nope: choose from ddp,bench,fold,gpu_tests\n")
+    assert capsys.readouterr().err == (
+        "error: --skip nope: choose from ddp,bench,fold,pretrained_fold,gpu_tests\n"
+    )
 
 
 def test_extrapolation_is_linear_in_clips_and_epochs():

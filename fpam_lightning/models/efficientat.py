@@ -71,6 +71,8 @@ def release_file(variant: str, cache_dir: str | Path | None = None, url: str = R
     url = url.format(name)
     folder.mkdir(parents=True, exist_ok=True)
     log.info("backbone.pretrained=true: downloading %s to %s", url, path)
+    if sha256 is None:
+        log.warning("%s has no pinned sha256 here: its download is not checked", name)
     try:
         torch.hub.download_url_to_file(url, str(path), hash_prefix=sha256, progress=False)
     except (urllib.error.URLError, OSError) as e:

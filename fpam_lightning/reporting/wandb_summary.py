@@ -14,10 +14,13 @@ from omegaconf import DictConfig
 from .cv_report import SUMMARY_PNG
 
 WANDB_COLUMNS = ("mean", "std", "seed_sd", "best_epoch_mean", "n_completed", "n_expected")
+# ci_*: the corrected 95% interval of the comparison alone; holm_ci_*: at its Holm level, which
+# agrees with `significant`; smallest_real_difference: that interval's half-width.
 VERDICT_COLUMNS = ["candidate", "reference", "paired", "difference", "d_z", "n_folds",
-                   "per_fold_clips", "ci_low", "ci_high", "p_corrected", "p_holm", "significant",
-                   "p_ttest", "p_wilcoxon", "wilcoxon_min_p", "seed_sd", "mcnemar_p_per_seed",
-                   "clip_vote_p", "notes"]  # fmt: skip
+                   "per_fold_clips", "ci_low", "ci_high", "p_corrected", "p_holm", "holm_level",
+                   "holm_ci_low", "holm_ci_high", "significant", "smallest_real_difference",
+                   "power_80_needs", "p_ttest", "p_wilcoxon", "wilcoxon_min_p", "seed_sd",
+                   "mcnemar_p_per_seed", "clip_vote_p", "notes"]  # fmt: skip
 
 
 def _wandb_table(summary: dict[str, Any]):
@@ -56,16 +59,20 @@ def _wandb_verdicts(summary: dict[str, Any]) -> dict[str, Any]:
 
 def verdict_row(c: dict[str, Any]) -> list[Any]:
     """One comparison as the values of `VERDICT_COLUMNS` (the headline test, Holm, the rest)."""
+    from ..stats.markdown import needed
+
     d = c.get("difference") or {}
     corr, plain, vote = d.get("corrected") or {}, d.get("ttest") or {}, c.get("clip_vote") or {}
+    holm = d.get("holm_interval") or {}
     notes = [*([d["undefined"]] if d.get("undefined") else []), *(c.get("notes") or []),
              *(c.get("provenance_warnings") or [])]  # fmt: skip
     return [
         c["candidate"], c["reference"], c["paired"], d.get("mean"), d.get("d_z"), d.get("n", 0),
-        " ".join(f"{f['clips']:+g}" if f["clips"] is not None else "?"
-                 for f in d.get("per_fold", [])),
-        corr.get("low"), corr.get("high"), corr.get("p"), d.get("p_holm"), d.get("significant"),
-        plain.get("p"), d.get("wilcoxon_p"), d.get("wilcoxon_min_p"), d.get("seed_sd"),
+        " ".join(f"{f['clips']:+g}" for f in d.get("per_fold", [])),
+        corr.get("low"), corr.get("high"), corr.get("p"), d.get("p_holm"), d.get("holm_level"),
+        holm.get("low"), holm.get("high"), d.get("significant"), d.get("resolvable"),
+        needed(d) if d else "–", plain.get("p"), d.get("wilcoxon_p"), d.get("wilcoxon_min_p"),
+        d.get("seed_sd"),
         str([t["p_value"] for t in c.get("mcnemar", [])]), vote.get("p_value"),
         "; ".join(notes) or (c.get("reason") or ""),
     ]  # fmt: skip

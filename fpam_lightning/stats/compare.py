@@ -29,7 +29,16 @@ from typing import Any
 
 from ..utils.provenance import mismatches
 from ..utils.run_files import PREDICTIONS_FILE
-from .crossval import ALPHA, RunKey, Score, clip_vote, compare_cv, holm, mcnemar
+from .crossval import (
+    ALPHA,
+    FLOOR_NOTE,
+    RunKey,
+    Score,
+    adjust_family,
+    clip_vote,
+    compare_cv,
+    mcnemar,
+)
 
 
 def run_key(text: str) -> RunKey:
@@ -47,16 +56,41 @@ def scores_of(row: dict[str, Any]) -> dict[RunKey, Score]:
     return {run_key(k): Score(*v) for k, v in row["scores"].items()}
 
 
-def clip_correctness(row: dict[str, Any]) -> dict[int, dict[str, bool]]:
-    """Per seed: clip file -> whether the row's model for that clip's fold got it right."""
-    out: dict[int, dict[str, bool]] = {}
-    for job_dir, seed in zip(row["job_dirs"], row["job_seeds"], strict=True):
+def run_clips(row: dict[str, Any]) -> dict[tuple[int, int], dict[str, bool]]:
+    """Per (fold, seed) run that kept a readable predictions.csv: clip file -> whether it was
+    right. A file that cannot be read counts as not kept (the clips' floor is then bounded)."""
+    out: dict[tuple[int, int], dict[str, bool]] = {}
+    for job_dir, fold, seed in zip(row["job_dirs"], row["job_folds"], row["job_seeds"],
+                                   strict=True):  # fmt: skip
         path = Path(job_dir) / PREDICTIONS_FILE
-        if not path.is_file():
+        try:
+            with open(path, newline="", encoding="utf-8") as f:
+                out[(int(fold), int(seed))] = {r["file"]: r["correct"] == "1"
+                                               for r in csv.DictReader(f)}  # fmt: skip
+        except (OSError, ValueError, KeyError, csv.Error):
             continue
-        with open(path, newline="", encoding="utf-8") as f:
-            for r in csv.DictReader(f):
-                out.setdefault(int(seed), {})[r["file"]] = r["correct"] == "1"
+    return out
+
+
+def clip_correctness(runs: dict[tuple[int, int], dict[str, bool]]) -> dict[int, dict[str, bool]]:
+    """Per seed: clip file -> whether the model for that clip's fold got it right."""
+    out: dict[int, dict[str, bool]] = {}
+    for (_fold, seed), clips in runs.items():
+        out.setdefault(seed, {}).update(clips)
+    return out
+
+
+def discordant_clips(
+    a: dict[tuple[int, int], dict[str, bool]],
+    b: dict[tuple[int, int], dict[str, bool]],
+    scores: dict[RunKey, Score],
+) -> dict[RunKey, int]:
+    """Per run both sides kept every clip of: the clips won by one side only (b + c)."""
+    out = {}
+    for dataset, fold, seed in scores:
+        ca, cb = a.get((fold, seed), {}), b.get((fold, seed), {})
+        if len(ca) == len(cb) == scores[(dataset, fold, seed)].total and ca.keys() == cb.keys():
+            out[(dataset, fold, seed)] = sum(ca[k] != cb[k] for k in ca)
     return out
 
 
@@ -72,8 +106,14 @@ def single_difference(a: dict[str, str], b: dict[str, str]) -> str | None:
 
 
 def _coverage(d: dict[str, Any], n_candidate: int, n_reference: int) -> list[str]:
-    """Where the paired difference covers other runs than the rows' means: said on the row."""
+    """Where the paired difference covers other runs than the rows' means, or its variance is
+    the clips' floor: said on the row."""
     notes = []
+    if d["mismatched_runs"]:
+        notes.append(
+            "left out, tested on different numbers of clips (num_test, candidate against "
+            f"reference): {', '.join(d['mismatched_runs'])}"
+        )
     if d["unpaired_runs"]:
         notes.append(
             f"the difference covers {d['runs_paired']} runs, the means {n_candidate} and "
@@ -82,6 +122,10 @@ def _coverage(d: dict[str, Any], n_candidate: int, n_reference: int) -> list[str
     if d["unequal_seeds"]:
         seeds = ", ".join(f"fold {f['fold']}: {len(f['seeds'])}" for f in d["per_fold"])
         notes.append(f"folds pair unequal numbers of seeds ({seeds})")
+    if d.get("floored"):
+        clips = sum(f["n_test"] for f in d["per_fold"]) / len(d["per_fold"])
+        notes.append(FLOOR_NOTE.format(observed=f"{clips * d['var_observed'] ** 0.5:.2g}",
+                                       floor=f"{clips * d['var_floor'] ** 0.5:.2g}"))  # fmt: skip
     return notes
 
 
@@ -109,12 +153,14 @@ def compare_rows(
         return out
     out["paired"] = True
     out["pairs"] = [f"{d}/{f}/{s}" for d, f, s in shared]
-    out["difference"] = compare_cv(a, b).as_dict()
+    ra, rb = run_clips(candidate), run_clips(reference)
+    discordant = discordant_clips(ra, rb, {k: a[k] for k in shared})
+    out["difference"] = compare_cv(a, b, discordant=discordant).as_dict()
     out["notes"] = _coverage(out["difference"], len(a), len(b))
     origins = [r.get("provenance", {}).get(f"{d}/{f}/{s}") for r in (candidate, reference)
                for d, f, s in shared]  # fmt: skip
     out["provenance_warnings"] = mismatches(origins) if any(origins) else []
-    ca, cb = clip_correctness(candidate), clip_correctness(reference)
+    ca, cb = clip_correctness(ra), clip_correctness(rb)
     tests = []
     for seed in sorted(set(ca) & set(cb)):
         m = mcnemar(ca[seed], cb[seed])
@@ -128,13 +174,12 @@ def compare_rows(
 
 
 def adjust(family: Sequence[dict[str, Any] | None], alpha: float = ALPHA) -> None:
-    """Holm across a table's paired comparisons (their headline p), and each verdict from it."""
+    """Holm across a table's paired comparisons (their headline p): each verdict, its
+    Holm-adjusted interval and what it could resolve (`crossval.adjust_family`)."""
     paired = [c for c in family if c and c.get("paired")]
-    adjusted = holm([c["difference"]["p"] for c in paired])
-    for c, p in zip(paired, adjusted, strict=True):
-        c["difference"]["p_holm"] = p
-        c["difference"]["significant"] = None if p is None else p < alpha
-        c["family_size"] = sum(1 for q in adjusted if q is not None)
+    adjust_family([c["difference"] for c in paired], alpha)
+    for c in paired:
+        c["family_size"] = sum(1 for q in paired if q["difference"]["p_holm"] is not None)
 
 
 def comparisons(rows: list[dict[str, Any]], grid: dict[str, list[str]]) -> list[dict[str, Any]]:

@@ -25,12 +25,35 @@ What a comparison is made of:
   signed-rank test (every sign pattern enumerated, so tied ranks are exact; zero differences
   dropped), with the smallest p that test can reach with the folds at hand (2 / 2^n: 0.0625 for
   five folds, so five folds can never give it p < 0.05).
-- No spread, no t: when every fold's difference is the same (a shift of one clip per fold, or
-  identical runs) the t statistic is undefined, and so is any interval; nothing is printed as a
-  95 % interval then. One fold gives no interval either.
-- d_z: the mean fold difference over the standard deviation of the fold differences.
+- Clip-honest: a fold's difference is decided in clips (`FoldDifference.clips`), never in
+  accuracy fractions, whose spread is not zero when +1 clip is +1/80 on one fold and +1/79 on
+  the next. And a fold's difference is never more certain than the clips that made it: a
+  paired difference of proportions over n clips with b + c discordant clips (won by one side
+  only) has variance (b + c) / n^2 from its clips alone (McNemar's, without the b - c term).
+  A count of one or two discordant clips is not read as certainty: as in Bonett and Price's
+  adjusted Wald interval for paired proportions (2012), one is added to each discordant cell,
+  so a run's floor is (b + c + 2) / (n + 2)^2. b + c is counted from predictions.csv where
+  both runs kept it; otherwise |clips gained - lost| is used, the smallest b + c the two
+  accuracies allow (the floor is then the least the clips imply). The seeds of a fold share its
+  clips, and how much of their clip noise cancels in the seed average is what five folds cannot
+  tell, so none is assumed to cancel: a fold's floor is the mean of its runs' floors, and more
+  seeds never shrink it. Both t tests then use the larger of the folds' observed variance and
+  the mean of the folds' floors: the observed variance estimates the same per-fold variance,
+  which contains the clips' sampling variance, so it cannot truly be smaller (`FLOOR_NOTE`). A
+  shift of a clip or two per fold is therefore never real, whatever the fold sizes (+1 clip on
+  each of UrbanSound8K's ten folds: p 0.24; +2: 0.058); a large consistent gain still is.
+- No t with fewer than two folds (one fold gives no interval either). Identical runs are
+  tested like any others (the floor is never zero): p 1.
+- d_z: the mean fold difference over the observed standard deviation of the fold differences
+  (none when every fold differs by the same number of clips).
+- What a comparison could resolve (`resolve`): the smallest difference it could have called real
+  (the half-width of its Holm-adjusted interval) and, when unresolved, the clips per fold or the
+  folds that 80 % power at the observed difference would need (`needed_for_power`).
 - A table's comparisons are a family: `holm` adjusts their headline p-values together
-  (Holm 1979; checked against statsmodels' `multipletests` in the tests).
+  (Holm 1979; checked against statsmodels' `multipletests` in the tests). Each comparison also
+  gets a Holm-adjusted interval, step-matched (`holm_levels`): the r-th smallest p is tested at
+  alpha / (m - r + 1) until the first one that fails, and every later one at that failed
+  step's level, so the interval excludes zero exactly when the verdict says real.
 - McNemar's test on the clips (`mcnemar`, `clip_vote`) is conditional on the trained models:
   it asks whether these particular models differ on these clips, pools the k different models of
   the k folds, and says nothing about retraining. Per seed it is the exact McNemar test; across
@@ -62,10 +85,14 @@ FoldKey = tuple[str, int]  # (data set, fold): the unit of a paired test
 VERDICT_RULE = (
     "Verdict: a difference is called real when the corrected resampled t-test (Nadeau-Bengio, "
     "over folds, seeds averaged within each fold) gives p < 0.05 after Holm's adjustment across "
-    "the table's comparisons; 'no' otherwise, and '–' when the t is undefined (fewer than two "
-    "folds, or the same difference on every fold). The plain paired t, the exact Wilcoxon "
-    "signed-rank test (with the smallest p its n can reach) and McNemar's test on the clips are "
-    "shown beside it, not used for the verdict."
+    "the table's comparisons; 'no' otherwise, and '–' when there is nothing to test (fewer than "
+    "two folds). Each fold's difference carries at least the variance its clips imply ((b + c + "
+    "2) / (n + 2)^2, b + c its discordant clips, or |clips gained - lost| without predictions), "
+    "so a shift of a clip or two per fold is never real. The "
+    "corrected 95% CI is for the comparison alone; the Holm-adjusted CI (step-matched) is the one "
+    "that agrees with the verdict, and its half-width is the smallest difference the sweep could "
+    "call real. The plain paired t, the exact Wilcoxon signed-rank test (with the smallest p its "
+    "n can reach) and McNemar's test on the clips are shown beside it, not used for the verdict."
 )
 
 
@@ -154,7 +181,10 @@ class FoldDifference:
     fold: int
     seeds: list[int]
     difference: Fraction  # candidate - reference accuracy, mean over the shared seeds
-    clips: Fraction | None  # the same in clips, where both sides tested the same number
+    clips: Fraction  # the same in clips: mean over the seeds of clips gained - lost
+    n_test: float  # clips tested (mean over the seeds: one number when the runs agree)
+    floor: Fraction  # the variance the fold's clips alone imply (accuracy units), see module
+    discordant: bool  # whether b + c was counted from predictions (else |clips| bounds it)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -162,7 +192,10 @@ class FoldDifference:
             "fold": self.fold,
             "seeds": self.seeds,
             "difference": float(self.difference),
-            "clips": None if self.clips is None else float(self.clips),
+            "clips": float(self.clips),
+            "n_test": self.n_test,
+            "floor": float(self.floor),
+            "discordant_counted": self.discordant,
         }
 
 
@@ -173,6 +206,7 @@ class TTest:
     p: float | None
     low: float | None
     high: float | None
+    se: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -197,6 +231,10 @@ class CVComparison:
     runs_paired: int = 0
     unequal_seeds: bool = False
     unpaired_runs: list[str] = field(default_factory=list)  # runs of one side only
+    mismatched_runs: list[str] = field(default_factory=list)  # pairs of unequal num_test
+    var_observed: float | None = None  # sample variance of the fold differences
+    var_floor: float | None = None  # mean of the folds' clip floors
+    floored: bool = False  # the floor, not the observed spread, set the variance
     p_holm: float | None = None
     significant: bool | None = None
 
@@ -213,21 +251,51 @@ class CVComparison:
         return out
 
 
-def fold_differences(
+def _pairs(
     candidate: Mapping[RunKey, Score], reference: Mapping[RunKey, Score]
-) -> list[FoldDifference]:
-    """Per fold both ran: the mean over their shared seeds of the runs' differences (exact)."""
+) -> tuple[list[RunKey], list[str]]:
+    """The runs both sides ran on the same clips, and those whose num_test disagrees (left out:
+    accuracies over different clips are not a paired difference)."""
     shared = sorted(set(candidate) & set(reference))
+    bad = [k for k in shared if candidate[k].total != reference[k].total]
+    notes = [
+        f"{ds}/{fold}/{seed}: num_test {candidate[(ds, fold, seed)].total} against "
+        f"{reference[(ds, fold, seed)].total}"
+        for ds, fold, seed in bad
+    ]
+    return [k for k in shared if k not in bad], notes
+
+
+def fold_differences(
+    candidate: Mapping[RunKey, Score],
+    reference: Mapping[RunKey, Score],
+    discordant: Mapping[RunKey, int] | None = None,
+) -> list[FoldDifference]:
+    """Per fold both ran: the mean over their shared seeds of the runs' differences (exact), in
+    accuracy and in clips, and the fold's clip floor (see the module text)."""
+    discordant = discordant or {}
     folds: dict[FoldKey, list[int]] = {}
-    for dataset, fold, seed in shared:
+    for dataset, fold, seed in _pairs(candidate, reference)[0]:
         folds.setdefault((dataset, fold), []).append(seed)
     out = []
     for (dataset, fold), seeds in folds.items():
-        pairs = [(candidate[(dataset, fold, s)], reference[(dataset, fold, s)]) for s in seeds]
+        keys = [(dataset, fold, s) for s in seeds]
+        pairs = [(candidate[k], reference[k]) for k in keys]
         diff = sum((a.accuracy - b.accuracy for a, b in pairs), Fraction(0)) / len(pairs)
-        same_n = all(a.total == b.total == pairs[0][0].total for a, b in pairs)
-        clips = diff * pairs[0][0].total if same_n else None
-        out.append(FoldDifference(dataset, fold, list(seeds), diff, clips))
+        gained = [a.correct - b.correct for a, b in pairs]
+        counted = all(k in discordant for k in keys)
+        bc = [max(discordant.get(k, 0), abs(g)) for k, g in zip(keys, gained, strict=True)]
+        floor = sum(
+            (Fraction(x + 2, (a.total + 2) ** 2) for x, (a, _) in zip(bc, pairs, strict=True)),
+            Fraction(0),
+        ) / len(pairs)
+        n_test = statistics.fmean(a.total for a, _ in pairs)
+        out.append(
+            FoldDifference(
+                dataset, fold, list(seeds), diff, Fraction(sum(gained), len(pairs)), n_test,
+                floor, counted,
+            )
+        )  # fmt: skip
     return out
 
 
@@ -243,7 +311,7 @@ def _t(mean: float, var: float, n: int, scale: float, confidence: float) -> TTes
     t = mean / se
     p = float(2 * stats.t.sf(abs(t), n - 1))
     half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * se
-    return TTest(float(t), n - 1, p, mean - half, mean + half)
+    return TTest(float(t), n - 1, p, mean - half, mean + half, se)
 
 
 def wilcoxon_min_p(n_nonzero: int) -> float:
@@ -258,25 +326,36 @@ def wilcoxon_exact(d: Sequence[Fraction]) -> float | None:
         return None
     if len(nonzero) == 1:  # one pair: both signs equally likely, p = 1
         return 1.0
-    method = stats.PermutationMethod(n_resamples=np.inf)
+    method = stats.PermutationMethod(n_resamples=np.inf)  # scipy >= 1.12 (pyproject.toml)
     return float(stats.wilcoxon(nonzero, method=method).pvalue)
+
+
+FLOOR_NOTE = (
+    "the folds' spread ({observed} clips sd) is below what their clips alone imply ({floor} "
+    "clips sd): the clips' floor sets the variance"
+)
 
 
 def compare_cv(
     candidate: Mapping[RunKey, Score],
     reference: Mapping[RunKey, Score],
     confidence: float = CONFIDENCE,
+    discordant: Mapping[RunKey, int] | None = None,
 ) -> CVComparison:
-    """The paired comparison over folds (seeds averaged within a fold); see the module text."""
-    folds = fold_differences(candidate, reference)
-    shared = set(candidate) & set(reference)
+    """The paired comparison over folds (seeds averaged within a fold); see the module text.
+
+    `discordant`: per run both sides kept predictions for, its clips won by one side only
+    (b + c); runs without it are floored by |clips gained - lost|.
+    """
+    folds = fold_differences(candidate, reference, discordant)
+    shared, mismatched = _pairs(candidate, reference)
     unpaired = sorted(set(candidate) ^ set(reference))
     used = [candidate[k] for k in shared] + [reference[k] for k in shared]
     ratio = holdout_ratio(used)
     n = len(folds)
     d = [f.difference for f in folds]
     runs_d: dict[FoldKey, list[Fraction]] = {}  # per fold: each shared seed's run difference
-    for k in sorted(shared):
+    for k in shared:
         runs_d.setdefault(k[:2], []).append(candidate[k].accuracy - reference[k].accuracy)
     out = CVComparison(
         n=n,
@@ -294,20 +373,25 @@ def compare_cv(
         runs_paired=len(shared),
         unequal_seeds=len({len(f.seeds) for f in folds}) > 1,
         unpaired_runs=[f"{ds}/{fold}/{seed}" for ds, fold, seed in unpaired],
+        mismatched_runs=mismatched,
     )
     if n < 2:
         out.undefined = "one fold: no spread to test against" if n else "no fold in common"
         return out
     mean = sum(d) / n
     var = sum((x - mean) ** 2 for x in d) / (n - 1)  # exact: zero means zero
-    if var == 0:
-        out.undefined = "the same difference on every fold: no spread, the t is undefined"
+    floor = sum((f.floor for f in folds), Fraction(0)) / n if ratio is not None else Fraction(0)
+    out.var_observed, out.var_floor = float(var), float(floor)
+    if var == 0 and floor == 0:
+        out.undefined = "no clip differs on any fold: nothing to test"
         return out
-    m, v = float(mean), float(var)
+    same_clips = len({f.clips for f in folds}) == 1
+    out.floored = floor > var
+    m, v = float(mean), float(max(var, floor))
     out.ttest = _t(m, v, n, 1 / n, confidence)
-    plain = stats.ttest_1samp(np.asarray(d, dtype=float), 0.0)  # the same, from scipy
-    out.ttest.p = float(plain.pvalue)
-    out.d_z = m / math.sqrt(v)
+    if not out.floored:  # the same as scipy's, which the tests check
+        out.ttest.p = float(stats.ttest_1samp(np.asarray(d, dtype=float), 0.0).pvalue)
+    out.d_z = None if same_clips else m / math.sqrt(var)
     if ratio is None:
         out.undefined = "no training-set size in the runs: the corrected t needs n_test/n_train"
         return out
@@ -316,6 +400,7 @@ def compare_cv(
     if len(all_runs) > n:
         ma = sum(all_runs) / len(all_runs)
         va = sum((x - ma) ** 2 for x in all_runs) / (len(all_runs) - 1)
+        va = max(va, floor)
         if va:
             bf = _t(float(ma), float(va), len(all_runs), 1 / len(all_runs) + ratio, confidence)
             out.corrected_all_runs = bf.p
@@ -335,11 +420,90 @@ def holm(pvalues: Sequence[float | None]) -> list[float | None]:
     return out
 
 
-def adjust_family(comparisons: Sequence[CVComparison], alpha: float = ALPHA) -> None:
-    """Holm across a table's comparisons (headline p), and each one's verdict from it."""
-    for c, p in zip(comparisons, holm([c.p for c in comparisons]), strict=True):
-        c.p_holm = p
-        c.significant = None if p is None else p < alpha
+def holm_levels(pvalues: Sequence[float | None], alpha: float = ALPHA) -> list[float | None]:
+    """The two-sided level each comparison is tested at by Holm's procedure, step-matched: the
+    r-th smallest p (of m) at alpha / (m - r + 1) until the first that fails; that one and all
+    after it at the failed step's level. An interval at this level excludes zero exactly when
+    Holm calls the difference real."""
+    idx = sorted((i for i, p in enumerate(pvalues) if p is not None), key=lambda i: pvalues[i])
+    out: list[float | None] = [None] * len(pvalues)
+    stopped: float | None = None
+    for rank, i in enumerate(idx):
+        level = stopped or alpha / (len(idx) - rank)
+        if stopped is None and float(pvalues[i]) >= level:
+            stopped = level
+        out[i] = level
+    return out
+
+
+def power(effect: float, se: float, df: int, alpha: float) -> float:
+    """Two-sided power of a t test with `df` at `alpha` when the true difference is `effect`."""
+    crit, ncp = stats.t.ppf(1 - alpha / 2, df), abs(effect) / se
+    return float(stats.nct.sf(crit, df, ncp) + stats.nct.cdf(-crit, df, ncp))
+
+
+POWER = 0.8
+
+
+def needed_for_power(d: Mapping[str, Any], alpha: float) -> dict[str, Any]:
+    """What 80 % power at the observed difference (at `alpha`) would need: clips per fold (the
+    same folds), or folds (of the same clips each). The variance splits into the clips' part
+    (the floor, which shrinks as 1/clips per fold) and the models' part (the observed variance
+    beyond the floor, which more clips do not shrink). More folds of the same size also shrink
+    n_test/n_train. More seeds appear nowhere: they average training noise within a fold but
+    neither the clips' part nor the folds' spread that the corrected t is made of."""
+    effect, k, ratio = abs(d["mean"]), d["n"], d["test_train_ratio"]
+    floor, var = d["var_floor"], max(d["var_observed"], d["var_floor"])
+    n_clips = statistics.fmean(f["n_test"] for f in d["per_fold"])
+    if not effect:
+        return {"clips_per_fold": None, "folds": None, "why": "no difference observed"}
+    models = var - floor
+
+    def at_clips(n: float) -> float:
+        se = math.sqrt((1 / k + ratio) * (models + floor * n_clips / n))
+        return power(effect, se, k - 1, alpha)
+
+    def at_folds(j: int) -> float:
+        se = math.sqrt((1 / j + ratio * (k - 1) / (j - 1)) * var)
+        return power(effect, se, j - 1, alpha)
+
+    clips = None
+    n, top = n_clips, 1000 * n_clips
+    while n <= top and at_clips(n) < POWER:
+        n *= 2
+    if n <= top:  # bisect between n / 2 and n on whole clips
+        lo, hi = int(n // 2), math.ceil(n)
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            lo, hi = (mid, hi) if at_clips(mid) < POWER else (lo, mid)
+        clips = hi
+    folds = next((j for j in range(k, 1001) if at_folds(j) >= POWER), None)
+    return {"clips_per_fold": clips, "folds": folds, "power_now": at_clips(n_clips)}
+
+
+def resolve(
+    d: dict[str, Any], p_holm: float | None, level: float | None, alpha: float = ALPHA
+) -> None:
+    """A comparison's verdict from its Holm p, its Holm-adjusted interval, the smallest
+    difference it could have called real, and what 80 % power would need when unresolved."""
+    d["p_holm"], d["holm_level"] = p_holm, level
+    d["significant"] = None if p_holm is None else p_holm < alpha
+    corr = d.get("corrected")
+    if not corr or level is None:
+        d["holm_interval"] = d["resolvable"] = d["needed"] = None
+        return
+    half = float(stats.t.ppf(1 - level / 2, corr["df"])) * corr["se"]
+    d["holm_interval"] = {"low": d["mean"] - half, "high": d["mean"] + half, "level": level}
+    d["resolvable"] = half  # |difference| above this would have been called real
+    d["needed"] = None if d["significant"] else needed_for_power(d, level)
+
+
+def adjust_family(family: Sequence[dict[str, Any]], alpha: float = ALPHA) -> None:
+    """Holm across a table's comparisons (`CVComparison.as_dict()`s, headline p): each one's
+    verdict, Holm-adjusted interval and resolution (`resolve`)."""
+    pvalues = [d["p"] for d in family]
+    for d, p, level in zip(family, holm(pvalues), holm_levels(pvalues, alpha), strict=True):
+        resolve(d, p, level, alpha)
 
 
 # --- clip by clip ---------------------------------------------------------------------------------

@@ -32,10 +32,8 @@ from ..utils.provenance import mismatches, provenance
 from .compare import comparisons, step_comparisons
 from .crossval import VERDICT_RULE, Score, mean_interval, row_spread, score_of
 from .paper import paper_tables
-from .runs import AXES, FOLD_KEY, Job, expected_grid
+from .runs import AXES, BEST_ON_TEST, FOLD_KEY, HEADLINE, Job, expected_grid
 
-HEADLINE = "test_acc"  # last epoch, held-out fold
-BEST_ON_TEST = "best_epoch_test_acc"  # the epoch picked on the held-out fold: optimistic
 IDENTITY = ("dataset", "backbone", "attention", "variant", "mixup")  # copied from results.json
 
 
@@ -51,6 +49,7 @@ class Row:
     used: list[Job] = field(default_factory=list)  # one completed job per (fold, seed)
     no_accuracy: list[Job] = field(default_factory=list)  # completed, no held-out accuracy
     repeats: list[Job] = field(default_factory=list)  # a (fold, seed) already read
+    excluded: list[Job] = field(default_factory=list)  # values that cannot be used (`problem`)
     failed: dict[int, str] = field(default_factory=dict)
 
     @property
@@ -61,7 +60,9 @@ class Row:
         self.jobs.append(job)
         res = job.results or {}
         key = (job.fold, job.seed)
-        if job.status == "completed" and job.fold is not None and res.get(HEADLINE) is None:
+        if job.problem is not None:
+            self.excluded.append(job)
+        elif job.status == "completed" and job.fold is not None and res.get(HEADLINE) is None:
             self.no_accuracy.append(job)  # a search trial: counted, never averaged
         elif job.status == "completed" and job.fold is not None and key in self.acc:
             self.repeats.append(job)  # overlapping sweeps: the first run read counts
@@ -76,17 +77,16 @@ class Row:
 
 
 def run_score(res: dict[str, Any]) -> Score:
-    """A run's held-out accuracy as clips right of clips tested (and trained on).
+    """A run's held-out accuracy as clips right of clips tested (and trained on); its values
+    were checked when it was read (`runs.problem`).
 
-    Runs that do not record `num_test` (or whose accuracy is off its clip grid) keep their
-    accuracy as a fraction, with no training size: no corrected t can be computed for them.
+    Runs that do not record `num_test` keep their accuracy as a fraction, with no training
+    size: no corrected t can be computed for them.
     """
     acc, total = float(res[HEADLINE]), res.get("num_test")
     if total:
-        try:
-            return score_of(acc, int(total), res.get("num_train"))
-        except ValueError:
-            pass
+        train = res.get("num_train")
+        return score_of(acc, int(total), None if train is None else int(train))
     exact = Fraction(acc).limit_denominator(10_000)
     return Score(exact.numerator, exact.denominator, None)
 
@@ -171,6 +171,7 @@ def _row_summary(row: Row, folds: list[int]) -> dict[str, Any]:
             f"{dataset}/{j.fold}/{j.seed}": _origin(j.results.get("provenance")) for j in done
         },
         "no_accuracy": [str(j.dir) for j in row.no_accuracy],
+        "excluded": [{"job_dir": str(j.dir), "problem": j.problem} for j in row.excluded],
         "repeats": [str(j.dir) for j in row.repeats],
         "best_epoch_folds": {str(f): best.get(f) for f in folds},
         "best_epoch_mean": b_mean,
@@ -181,6 +182,7 @@ def _row_summary(row: Row, folds: list[int]) -> dict[str, Any]:
         "missing_folds": [f for f in folds if f not in acc],
         "failed_folds": sorted(row.failed),
         "job_dirs": [str(j.dir) for j in done],
+        "job_folds": [j.fold for j in done],
         "job_seeds": [j.seed for j in done],
     }
 
@@ -214,6 +216,12 @@ def _notes(rows: list[dict[str, Any]], read_twice: int) -> list[str]:
         notes.append(
             f"{no_acc} completed run(s) have no held-out accuracy (search trials, which never "
             "test on the held-out fold): counted, and left out"
+        )
+    excluded = sum(len(r["excluded"]) for r in rows)
+    if excluded:
+        notes.append(
+            f"{excluded} run(s) excluded: their files hold values that cannot be used (listed "
+            "under Excluded runs, one line each); left out of every mean and test"
         )
     unequal = [r["configuration"] for r in rows if r["unequal_seeds"]]
     if unequal:
@@ -252,7 +260,7 @@ def _failed_and_unfinished(row: Row, label: str) -> tuple[list[dict], list[dict]
     unfinished = [
         {"configuration": label, "status": j.status, "fold": j.fold, "job_dir": str(j.dir)}
         for j in row.jobs
-        if j.status not in ("completed", "failed")
+        if j.status not in ("completed", "failed", "excluded")
     ]
     return failed, unfinished
 
@@ -280,8 +288,11 @@ def build_summary(
         "seeds); none from one fold or without spread",
         "seed_sd": "seed-to-seed standard deviation, pooled within folds: training noise, apart",
         "test": "paired over folds, each fold's difference the mean over its shared seeds, in "
-        "clips; headline: the corrected resampled t (Nadeau-Bengio, n_test/n_train from the "
-        "runs), Holm across each table's comparisons",
+        "clips, with at least the variance its clips imply; headline: the corrected resampled t "
+        "(Nadeau-Bengio, n_test/n_train from the runs), Holm across each table's comparisons; "
+        "`corrected` holds the comparison's own 95% interval, `holm_interval` the Holm-adjusted "
+        "one (step-matched), `resolvable` the smallest difference it could call real and "
+        "`needed` what 80% power at the observed difference would need",
         "verdict_rule": VERDICT_RULE,
         "best_epoch_metric": f"{BEST_ON_TEST}: best epoch chosen on the held-out fold itself "
         "(the paper's practice; optimistic)",
@@ -295,6 +306,9 @@ def build_summary(
         "paper_tables": paper_tables(out_rows),
         "failed": failed,
         "unfinished": unfinished,
+        "excluded": [
+            {"configuration": r["configuration"], **e} for r in out_rows for e in r["excluded"]
+        ],  # fmt: skip
         "notes": _notes(out_rows, read_twice),
         "provenance": {**provenance(), "runs": _run_origins(out_rows)},
     }

@@ -14,8 +14,8 @@ from typing import Any
 from .crossval import VERDICT_RULE
 
 
-def pct(x: float | None) -> str:
-    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}"
+def pct(x: float | None, digits: int = 1) -> str:
+    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.{digits}f}"
 
 
 def pm(mean: float | None, std: float | None) -> str:
@@ -24,21 +24,29 @@ def pm(mean: float | None, std: float | None) -> str:
     return f"{pct(mean)} ± {pct(std)}" if std is not None else pct(mean)
 
 
-def interval(ci: dict[str, Any] | None) -> str:
-    """A 95 % interval, or – where there is none (one fold, or no spread): never zero-width."""
-    if not ci or ci.get("low") is None or ci.get("high") is None or ci["low"] == ci["high"]:
+def _ends(low: float | None, high: float | None, fmt) -> str:
+    """[low, high] with the fewest decimals (1 to 3) that tell its ends apart; – when none do,
+    or there is no interval: never a zero-width interval."""
+    if low is None or high is None:
         return "–"
-    return f"[{pct(ci['low'])}, {pct(ci['high'])}]"
+    for digits in (1, 2, 3):
+        a, b = fmt(low, digits), fmt(high, digits)
+        if a != b:
+            return f"[{a}, {b}]"
+    return "–"
 
 
-def signed(x: float | None) -> str:
-    return "–" if x is None else f"{100 * x:+.1f}"
+def interval(ci: dict[str, Any] | None) -> str:
+    """A 95 % interval, or – where there is none (one fold, or no spread)."""
+    return _ends((ci or {}).get("low"), (ci or {}).get("high"), pct)
+
+
+def signed(x: float | None, digits: int = 1) -> str:
+    return "–" if x is None else f"{100 * x:+.{digits}f}"
 
 
 def signed_interval(low: float | None, high: float | None) -> str:
-    if low is None or high is None or low == high:
-        return "–"
-    return f"[{signed(low)}, {signed(high)}]"
+    return _ends(low, high, signed)
 
 
 def p_value(p: float | None) -> str:
@@ -139,18 +147,49 @@ def _per_fold(d: dict[str, Any]) -> str:
     return " ".join(clips(f["clips"]) for f in d["per_fold"])
 
 
+def holm_interval(d: dict[str, Any]) -> str:
+    h = d.get("holm_interval")
+    if not h:
+        return "–"
+    return f"{signed_interval(h['low'], h['high'])} (level {h['level']:.3g})"
+
+
+def resolvable(d: dict[str, Any]) -> str:
+    """The smallest difference the comparison could have called real, at its Holm level."""
+    return "–" if d.get("resolvable") is None else f"±{100 * d['resolvable']:.1f}"
+
+
+def needed(d: dict[str, Any]) -> str:
+    """What 80 % power at the observed difference needs, for an unresolved comparison."""
+    need = d.get("needed")
+    if not need:
+        return "resolved" if d.get("significant") else "–"
+    if need.get("why"):
+        return need["why"]
+    clips = need["clips_per_fold"]
+    folds = need["folds"]
+    per_fold = round(sum(f["n_test"] for f in d["per_fold"]) / len(d["per_fold"]))
+    return (
+        (f"{clips} clips per fold ({d['n']} folds)" if clips else
+         "no number of clips per fold (the folds' own spread)")
+        + " or " + (f"{folds} folds of {per_fold} clips" if folds else "over 1000 folds")
+        + f" (power now {100 * need['power_now']:.0f}%)"
+    )  # fmt: skip
+
+
 def comparison_head() -> list[str]:
     return [
         "candidate", "reference", "difference (points)", "d_z", "folds (n)",
-        "per-fold difference (clips)", "95% CI (corrected)", "corrected t p", "Holm p",
-        "real?", "paired t p", "Wilcoxon p", "seed-to-seed sd", "McNemar (clips gained/lost)",
-        "notes",
+        "per-fold difference (clips)", "corrected 95% CI (this comparison alone)",
+        "corrected t p", "Holm p", "Holm-adjusted CI (step-matched level)", "real?",
+        "smallest real difference (points, Holm)", "80% power at this difference needs",
+        "paired t p", "Wilcoxon p", "seed-to-seed sd", "McNemar (clips gained/lost)", "notes",
     ]  # fmt: skip
 
 
 def comparison_cells(c: dict[str, Any]) -> list[str]:
     if not c["paired"]:
-        return [c["candidate"], c["reference"], f"not paired: {c['reason']}", *["–"] * 11, ""]
+        return [c["candidate"], c["reference"], f"not paired: {c['reason']}", *["–"] * 14, ""]
     d = c["difference"]
     corr = d.get("corrected") or {}
     notes = [*(c.get("notes") or []), *(c.get("provenance_warnings") or [])]
@@ -166,7 +205,10 @@ def comparison_cells(c: dict[str, Any]) -> list[str]:
         signed_interval(corr.get("low"), corr.get("high")),
         p_value(corr.get("p")),
         p_value(d.get("p_holm")),
+        holm_interval(d),
         verdict(d.get("significant")),
+        resolvable(d),
+        needed(d),
         p_value((d.get("ttest") or {}).get("p")),
         _wilcoxon(d),
         pct(d.get("seed_sd")),
@@ -200,7 +242,8 @@ def paper_table_lines(summary: dict[str, Any]) -> list[str]:
                   "row, paired over folds, Holm across the table's Δs:", ""]  # fmt: skip
         head = ["model", *[f"{d}: ours" for d in t["datasets"]]]
         head += [f"{d}: paper" for d in t["datasets"]]
-        head += [f"{d}: Δ ours [corrected CI] (p, Holm p, real?)" for d in t["datasets"]]
+        head += [f"{d}: Δ ours [corrected CI] (p, Holm p and CI, real?, smallest real Δ)"
+                 for d in t["datasets"]]  # fmt: skip
         head += [f"{d}: Δ paper" for d in t["datasets"]]
         lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for r in t["rows"]:
@@ -226,8 +269,9 @@ def _delta(d: dict[str, Any] | None) -> str:
     corr = diff.get("corrected") or {}
     return (
         f"{signed(diff['mean'])} {signed_interval(corr.get('low'), corr.get('high'))} "
-        f"(p {p_value(corr.get('p'))}, Holm {p_value(diff.get('p_holm'))}, "
-        f"{verdict(diff.get('significant'))}; n {diff['n']})"
+        f"(p {p_value(corr.get('p'))}, Holm {p_value(diff.get('p_holm'))} "
+        f"{holm_interval(diff)}, {verdict(diff.get('significant'))}, smallest real "
+        f"{resolvable(diff)}; n {diff['n']})"
     )
 
 
@@ -250,22 +294,36 @@ def _gaps(summary: dict[str, Any]) -> list[str]:
             f"- {u['configuration']} fold {u['fold']} ({u['status']}, {u['job_dir']})"
             for u in summary["unfinished"]
         ]
+    if summary.get("excluded"):
+        lines += ["", f"**Excluded runs** ({len(summary['excluded'])}; left out of every mean "
+                  "and test):"]  # fmt: skip
+        lines += [f"- {e['problem']}" for e in summary["excluded"]]
     if summary.get("notes"):
         lines += ["", "**Read with care:**", *[f"- {n}" for n in summary["notes"]]]
     return lines
 
 
-READING = (
-    "How to read it: a fold's accuracy is averaged over seeds first, so each fold counts once; "
-    "the row interval is Student's t over those fold means, and the seed-to-seed sd (pooled "
-    "within folds) is training noise, shown apart. A paired difference is the mean over folds "
-    "of each fold's seed-averaged difference, computed from clip counts; n is the number of "
-    "folds. The folds share most of their training clips, so the corrected resampled t "
-    "(Nadeau-Bengio: variance × (1/n + n_test/n_train)) is the headline and the plain t, which "
-    "ignores that overlap, is optimistic. McNemar's test asks whether these trained models "
-    "differ on these clips (conditional on the models, five different models pooled across the "
-    "folds), not whether retraining would; the clip vote counts each clip once across seeds."
-)
+def reading(folds: int) -> str:
+    """How to read the tables; the fold count is the summary's."""
+    return (
+        "How to read it: a fold's accuracy is averaged over seeds first, so each fold counts "
+        "once; the row interval is Student's t over those fold means, and the seed-to-seed sd "
+        "(pooled within folds) is training noise, shown apart. A paired difference is the mean "
+        "over folds of each fold's seed-averaged difference, computed from clip counts; n is the "
+        "number of folds. The folds share most of their training clips, so the corrected "
+        "resampled t (Nadeau-Bengio: variance × (1/n + n_test/n_train)) is the headline and the "
+        "plain t, which ignores that overlap, is optimistic; both take at least the variance "
+        "the folds' clips imply. The corrected 95% CI is the comparison's own; the Holm-adjusted "
+        "CI is at the level Holm tested it at, and excludes zero exactly when the verdict is "
+        "real. 'Smallest real difference' is that interval's half-width: what this sweep could "
+        "have resolved. For an unresolved comparison, '80% power needs' says how many clips per "
+        "fold (same folds) or folds (of the same size) would find the observed difference four "
+        "times in five; more seeds do not enter it, as they average training noise within a "
+        "fold but neither the clips' sampling nor the folds' spread. McNemar's test asks "
+        "whether these trained models differ on these clips (conditional on the models, "
+        f"{folds} different models pooled across the {folds} folds), not whether retraining "
+        "would; the clip vote counts each clip once across seeds."
+    )
 
 
 def to_markdown(summary: dict[str, Any]) -> str:
@@ -280,7 +338,11 @@ def to_markdown(summary: dict[str, Any]) -> str:
         *_pooled_notes(summary),
         *comparison_lines(summary),
         *paper_table_lines(summary),
-        *(["", READING] if summary.get("comparisons") or summary.get("paper_tables") else []),
+        *(
+            ["", reading(len(summary["folds"]))]
+            if summary.get("comparisons") or summary.get("paper_tables")
+            else []
+        ),
         *_gaps(summary),
     ]
     return "\n".join(lines) + "\n"

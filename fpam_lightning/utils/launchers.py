@@ -43,6 +43,7 @@ from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
 from omegaconf import OmegaConf, open_dict
 
 from .cli import USER_ERROR_EXIT_CODE, print_error
+from .provenance import provenance
 from .reruns import completed_with, fingerprint, hold, holder, rerun_command
 from .results import read_results, write_results
 
@@ -412,6 +413,7 @@ class SafeSubmititLauncher(plugin.BaseSubmititLauncher):
                         f"finished ({str(e).splitlines()[0][:200]})",
                         "fold": OmegaConf.select(cfg, "data.fold"),
                         "seed": OmegaConf.select(cfg, "seed"),
+                        "provenance": provenance(),  # of the launcher: the job left none
                     },
                 )
             log.error("job #%d (%s) did not finish: %s", idx, job.job_id, job.state)

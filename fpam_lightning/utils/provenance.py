@@ -16,7 +16,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-PACKAGES = ("torch", "lightning", "timm", "torchaudio")
+from .. import __version__
+
+# What trains (torch ... torchaudio), what computes the verdicts (scipy, numpy; statsmodels
+# where installed: None otherwise) and this project's own version.
+PACKAGES = (
+    "torch", "lightning", "timm", "torchaudio", "scipy", "numpy", "statsmodels", "fpam_lightning",
+)  # fmt: skip
 SOURCE = Path(__file__).resolve().parents[1]  # the fpam_lightning package being run
 
 
@@ -49,7 +55,7 @@ def package_versions(names: Iterable[str] = PACKAGES) -> dict[str, str | None]:
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
-            out[name] = None
+            out[name] = __version__ if name == "fpam_lightning" else None  # run from a checkout
     return out
 
 

@@ -7,12 +7,16 @@ import torch
 from helpers import CONF
 from omegaconf import OmegaConf
 
+from fpam_lightning.models.classifier import build_frontend
 from fpam_lightning.models.frontend import LogMel
 from fpam_lightning.utils.errors import ConfigError
 
 
 def frontend(name: str) -> LogMel:
-    return LogMel(**OmegaConf.to_container(OmegaConf.load(CONF / "features" / f"{name}.yaml")))
+    """The option's front end as training builds it (its schema reference set aside)."""
+    node = OmegaConf.to_container(OmegaConf.load(CONF / "features" / f"{name}.yaml"))
+    node.pop("defaults", None)
+    return build_frontend(node)
 
 
 @pytest.mark.parametrize(
@@ -21,6 +25,7 @@ def frontend(name: str) -> LogMel:
         ("paper", 5.0, (1, 201, 64)),  # method.md: 80 000 samples -> 1 x 201 x 64
         ("authors", 5.0, (1, 201, 64)),
         ("tutorial", 4.0, (1, 173, 128)),  # 88 200 samples at 22.05 kHz, hop 512
+        ("efficientat", 5.0, (1, 501, 128)),  # method.md section 4: 160 000 samples at 32 kHz
     ],
 )
 def test_recipe_frontends_give_their_shapes(name, seconds, shape):

@@ -17,6 +17,7 @@ from fpam_lightning.stats.crossval import (
     compare_cv,
     holdout_ratio,
     holm,
+    holm_levels,
     mcnemar,
     mean_interval,
     row_spread,
@@ -36,10 +37,23 @@ def runs(correct: dict[tuple[int, int], int], n=ESC, dataset="esc10") -> dict:
     }
 
 
-def corrected_p(d: list[float], ratio: float) -> float:
+def corrected_p(d: list[float], ratio: float, floor: float = 0.0) -> float:
     n = len(d)
-    t = np.mean(d) / math.sqrt((1 / n + ratio) * np.var(d, ddof=1))
+    t = np.mean(d) / math.sqrt((1 / n + ratio) * max(np.var(d, ddof=1), floor))
     return float(2 * stats.t.sf(abs(t), n - 1))
+
+
+def clip_floor(cand: dict, ref: dict, n: int = 80) -> float:
+    """The mean over folds of each fold's floor: its runs' (|clips gained - lost| + 2) / (n+2)^2
+    averaged over its seeds (Bonett-Price's adjusted paired variance, b + c >= |b - c|)."""
+    folds = sorted({f for f, _ in cand if (f, _) in ref})
+    per_fold = [
+        np.mean(
+            [(abs(cand[k] - ref[k]) + 2) / (n + 2) ** 2 for k in cand if k[0] == f and k in ref]
+        )
+        for f in folds
+    ]
+    return float(np.mean(per_fold))
 
 
 def test_float32_accuracies_become_exact_clip_counts():
@@ -49,19 +63,31 @@ def test_float32_accuracies_become_exact_clip_counts():
         score_of(0.5123, 80)
 
 
-def test_a_constant_one_clip_shift_per_fold_is_no_verdict():
-    ref = runs({(f, 0): 50 + 3 * f for f in range(1, 6)})
-    cand = runs({(f, 0): 51 + 3 * f for f in range(1, 6)})
-    c = compare_cv(cand, ref)
+def test_a_constant_one_clip_shift_per_fold_is_tested_against_its_clips_and_not_real():
+    ref_c = {(f, 0): 50 + 3 * f for f in range(1, 6)}
+    cand_c = {k: v + 1 for k, v in ref_c.items()}
+    c = compare_cv(runs(cand_c), runs(ref_c))
     assert c.n == 5 and c.mean == pytest.approx(1 / 80)
     assert [f["clips"] for f in c.per_fold] == [1, 1, 1, 1, 1]
-    assert c.undefined and "no spread" in c.undefined
-    assert c.ttest is None and c.corrected is None and c.d_z is None
+    # no spread of its own: the clips' floor (1 + 2) / 82^2 per fold sets the variance
+    assert c.undefined is None and c.floored and c.var_observed == 0 and c.d_z is None
+    assert c.var_floor == pytest.approx(3 / 82**2) == pytest.approx(clip_floor(cand_c, ref_c))
+    assert c.corrected.p == pytest.approx(corrected_p([1 / 80] * 5, 0.25, 3 / 82**2))
+    assert c.corrected.p > 0.4 and c.corrected.low < 0 < c.corrected.high
     # Wilcoxon: all five the same sign is the smallest p five pairs can give, and it is 0.0625
     assert c.wilcoxon_p == pytest.approx(stats.wilcoxon([1] * 5, method="exact").pvalue)
     assert c.wilcoxon_min_p == 0.0625 == c.wilcoxon_p
-    adjust_family([c])
-    assert c.significant is None and c.p_holm is None
+    d = c.as_dict()
+    adjust_family([d])
+    assert d["significant"] is False and d["p_holm"] == pytest.approx(c.corrected.p)
+    assert d["resolvable"] == pytest.approx(c.corrected.high - c.mean)  # one comparison: alpha
+
+
+def test_identical_runs_are_tested_too_and_give_p_1():
+    same = runs({(f, 0): 50 + f for f in range(1, 6)})
+    c = compare_cv(same, same)
+    assert c.undefined is None and c.mean == 0 and c.corrected.p == pytest.approx(1.0)
+    assert c.wilcoxon_p is None  # every difference zero: nothing to rank
 
 
 def test_one_fold_and_two_seeds_gives_no_interval_and_no_test():
@@ -80,12 +106,13 @@ def test_k_seeds_by_5_folds_pair_as_5_folds():
     c = compare_cv(runs(cand_c), runs(ref_c))
     assert c.n == 5 and c.runs_paired == 15 and not c.unequal_seeds
     d = [np.mean([(cand_c[f, s] - ref_c[f, s]) / 80 for s in range(3)]) for f in range(1, 6)]
-    plain = stats.ttest_1samp(d, 0.0)
-    assert c.ttest.df == 4 and c.ttest.p == pytest.approx(plain.pvalue)
-    ci = plain.confidence_interval(0.95)
-    assert (c.ttest.low, c.ttest.high) == pytest.approx((ci.low, ci.high))
+    floor = clip_floor(cand_c, ref_c)
+    assert c.var_observed == pytest.approx(np.var(d, ddof=1))
+    assert c.var_floor == pytest.approx(floor) and c.floored == (floor > np.var(d, ddof=1))
+    assert c.floored  # shifts of -3 to +7 clips: seeds averaged, the folds agree too well
+    assert c.ttest.df == 4 and c.ttest.p == pytest.approx(corrected_p(d, 0.0, floor))
     assert c.test_train_ratio == 0.25
-    assert c.corrected.p == pytest.approx(corrected_p(d, 0.25))
+    assert c.corrected.p == pytest.approx(corrected_p(d, 0.25, floor))
     assert c.corrected.p > c.ttest.p
     assert c.d_z == pytest.approx(np.mean(d) / np.std(d, ddof=1))
     assert c.wilcoxon_p == pytest.approx(stats.wilcoxon(d, method="exact").pvalue)
@@ -95,7 +122,20 @@ def test_k_seeds_by_5_folds_pair_as_5_folds():
     assert c.seed_sd == pytest.approx(pooled)
     # Bouckaert-Frank over all 15 runs, kept for reference only
     flat = [x for w in within for x in w]
-    assert c.corrected_all_runs == pytest.approx(corrected_p(flat, 0.25), rel=1e-9)
+    assert c.corrected_all_runs == pytest.approx(corrected_p(flat, 0.25, floor), rel=1e-9)
+
+
+def test_with_a_spread_above_the_clips_floor_the_t_tests_are_scipys():
+    ref_c = {(f, 0): 50 for f in range(1, 6)}
+    cand_c = {(f, 0): 50 + g for f, g in zip(range(1, 6), (9, -2, 6, 1, 12), strict=True)}
+    c = compare_cv(runs(cand_c), runs(ref_c))
+    d = [(cand_c[f, 0] - 50) / 80 for f in range(1, 6)]
+    assert not c.floored and c.var_observed > c.var_floor
+    plain = stats.ttest_1samp(d, 0.0)
+    ci = plain.confidence_interval(0.95)
+    assert c.ttest.p == pytest.approx(plain.pvalue)
+    assert (c.ttest.low, c.ttest.high) == pytest.approx((ci.low, ci.high))
+    assert c.corrected.p == pytest.approx(corrected_p(d, 0.25))
 
 
 def test_the_attention_ablation_at_the_fold_level():
@@ -123,7 +163,9 @@ def test_unequal_seeds_and_a_missing_fold_are_flagged_and_paired_on_what_both_ra
     c2 = compare_cv(runs({**cand_c, (5, 0): 70}), runs(ref_c))
     assert c2.unequal_seeds  # fold 5 pairs one seed, the others two
     d = [(2 + f % 2) / 80 for f in range(1, 5)]
-    assert c.ttest.p == pytest.approx(stats.ttest_1samp(d, 0.0).pvalue)
+    floor = clip_floor(cand_c, ref_c)
+    assert c.ttest.p == pytest.approx(corrected_p(d, 0.0, floor))
+    assert c.corrected.p == pytest.approx(corrected_p(d, 0.25, floor)) and c.corrected.p > 0.05
 
 
 def test_holm_matches_statsmodels_on_three_configurations():
@@ -137,12 +179,24 @@ def test_holm_matches_statsmodels_on_three_configurations():
     a = {k: v + int(rng.integers(0, 6)) for k, v in base.items()}
     b = {k: v + int(rng.integers(2, 9)) for k, v in base.items()}
     family = [compare_cv(runs(a), runs(base)), compare_cv(runs(b), runs(base))]
-    family.append(compare_cv(runs(b), runs(a)))
+    family = [c.as_dict() for c in (*family, compare_cv(runs(b), runs(a)))]
     adjust_family(family)
-    raw = [c.corrected.p for c in family]
+    raw = [c["corrected"]["p"] for c in family]
     expected = multipletests(raw, method="holm")[1]
-    assert [c.p_holm for c in family] == pytest.approx(list(expected))
-    assert [c.significant for c in family] == [bool(p < 0.05) for p in expected]
+    assert [c["p_holm"] for c in family] == pytest.approx(list(expected))
+    assert [c["significant"] for c in family] == [bool(p < 0.05) for p in expected]
+
+
+@pytest.mark.parametrize(
+    "p", [[0.01, 0.04, 0.03], [0.001, 0.2, 0.012, 0.049], [0.04, 0.04, 0.04], [0.003, 0.004]]
+)
+def test_the_holm_interval_excludes_zero_exactly_when_holm_says_real(p):
+    levels = holm_levels(p)
+    for q, level, adjusted in zip(p, levels, holm(p), strict=True):
+        assert (q < level) is (adjusted < 0.05)  # the step-matched level agrees with Holm
+    assert holm_levels([0.001, 0.2, 0.012, 0.049]) == pytest.approx(
+        [0.05 / 4, 0.05 / 2, 0.05 / 3, 0.05 / 2]  # the test at 0.049 stops at 0.025
+    )
 
 
 def test_exact_wilcoxon_with_tied_ranks_enumerates_every_sign():

@@ -23,7 +23,13 @@ from fpam_lightning.training.augment import (
 )
 
 ON = {"time_flip": 0.5, "freq_mask": 6, "time_mask": 5, "num_masks": 2}
-WAVE_OFF = {"time_shift": 0.0, "gain_db": 0.0, "background": 0.0, "background_snr_db": [0.0, 20.0]}
+WAVE_OFF = {
+    "crop_fraction": 1.0,
+    "time_shift": 0.0,
+    "gain_db": 0.0,
+    "background": 0.0,
+    "background_snr_db": [0.0, 20.0],
+}
 
 
 def _config(overrides: list[str], tmp_path) -> dict:

@@ -7,6 +7,7 @@ from importlib import metadata
 
 import pytest
 
+import fpam_lightning
 from fpam_lightning.utils.provenance import SOURCE, mismatches, provenance
 
 
@@ -23,7 +24,12 @@ def test_provenance_names_the_checkout_packages_and_device():
     assert p["commit"] == head.stdout.strip() and len(p["commit"]) == 40
     assert p["dirty"] is bool(status.stdout.strip())
     assert p["packages"]["torch"] == metadata.version("torch")
-    assert set(p["packages"]) == {"torch", "lightning", "timm", "torchaudio"}
+    assert set(p["packages"]) == {"torch", "lightning", "timm", "torchaudio", "scipy", "numpy",
+                                  "statsmodels", "fpam_lightning"}  # fmt: skip
+    # what computes the verdicts, and this project's own version
+    assert p["packages"]["scipy"] == metadata.version("scipy")
+    assert p["packages"]["numpy"] == metadata.version("numpy")
+    assert p["packages"]["fpam_lightning"] == fpam_lightning.__version__
     assert p["device"] == "cpu" and p["data"]["clips"] == 3
 
 
