@@ -43,7 +43,9 @@ def train(tmp_path, *overrides: str, check: bool = True):
 def test_esc10_trains_on_the_real_recordings_and_a_built_copy(tmp_path, request, real):
     """The real ESC-10 (400 clips, built from the shared ESC-50 release; decoded once) and a
     generated copy of its layout."""
-    root = request.getfixturevalue("esc10_root") if real else make_esc50(tmp_path / "esc", 2.0)
+    root = (
+        request.getfixturevalue("esc10_root") if real else make_esc50(tmp_path / "esc", seconds=2.0)
+    )
     _, run = train(
         tmp_path,
         "data=esc10",

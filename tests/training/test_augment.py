@@ -15,6 +15,7 @@ from fpam_lightning.training.augment import (
     Augmentation,
     BackgroundMix,
     Gain,
+    RandomCrop,
     SpecAugmentMasks,
     TimeFlip,
     TimeShift,
@@ -95,7 +96,7 @@ def test_group_keys_override_from_the_command_line_and_experiments(tmp_path):
 
 
 def test_transforms_run_in_their_listed_order():
-    assert list(augment.WAVE) == [TimeShift, Gain, BackgroundMix]
+    assert list(augment.WAVE) == [RandomCrop, TimeShift, Gain, BackgroundMix]
     assert list(augment.SPEC) == [TimeFlip, SpecAugmentMasks]
     assert [type(t) for t in Augmentation(ON).spec] == [TimeFlip, SpecAugmentMasks]
     assert not Augmentation(ON).wave
