@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from fpam_lightning.utils.conf import CONF_DIR, compose
+from fpam_lightning.utils.conf import CONF_DIR
+from fpam_lightning.utils.schema import compose
 
 REPO = Path(__file__).resolve().parents[1]
 CONF = CONF_DIR

@@ -19,8 +19,8 @@ from typing import Any
 import torch
 from omegaconf import DictConfig
 
-from ..utils.conf import compose
 from ..utils.errors import ConfigError
+from ..utils.schema import compose
 from .presets import PRESETS
 
 # Dense (no sparsity) bf16 tensor-core peak from NVIDIA's H100 data sheet, in FLOP/s. This is the

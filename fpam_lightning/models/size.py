@@ -11,7 +11,7 @@ import sys
 import torch
 from omegaconf import OmegaConf
 
-from ..utils.conf import compose
+from ..utils.schema import compose
 from .classifier import build_classifier, count_flops, count_parameters
 
 # (label, overrides, classes, clip seconds)

@@ -17,15 +17,16 @@ import dataclasses
 import difflib
 import importlib
 import inspect
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, DictConfig
 
-from .conf import group_options
+from .conf import CONF_DIR, group_options
 
 VAL_MODES = ("test_fold", "split", "none")
 BAD_FILE_MODES = ("error", "skip")
@@ -464,3 +465,15 @@ def register_schemas() -> None:
     for group, schemas in SCHEMAS.items():
         for name, node in schemas.items():
             store.store(group=f"schema/{group}", name=name, node=node)
+
+
+def compose(config_name: str = "train", overrides: Sequence[str] = (), **kw: Any) -> DictConfig:
+    """Compose a shipped config (`train`, `evaluate`, `export`) as its command line would."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    register_schemas()
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return hydra_compose(config_name=config_name, overrides=list(overrides), **kw)
