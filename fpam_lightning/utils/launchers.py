@@ -324,10 +324,15 @@ class SafeSubmititLauncher(plugin.BaseSubmititLauncher):
         )
         state = Singleton.get_state()
         args = [(o, "hydra.sweep.dir", i, f"job_id_for_{i}", state) for i, o in todo]
+        # submitit stages the pickled call beside the per-job folders (`.submitit/%j`).
+        folder = Path(str(self.params["submitit_folder"]).split("%", 1)[0])
+        staged = set(folder.glob("*.pkl"))
         try:
             with contextlib.redirect_stderr(io.StringIO()):  # submitit echoes sbatch's errors
                 return executor.map_array(self, *zip(*args, strict=True))
         except submitit.core.utils.FailedJobError as e:  # sbatch said no
+            for dump in set(folder.glob("*.pkl")) - staged:  # the call it staged for sbatch
+                dump.unlink(missing_ok=True)
             refuse(f"sbatch refused the sweep's jobs ({str(e).strip().splitlines()[-1]})")
 
     def _wait(self, jobs: list[Any], sweep_dir: Path) -> None:
