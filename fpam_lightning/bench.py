@@ -75,6 +75,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "resnet50 (paper stem) and mn04 on this CPU (the facts behind precision=auto)",
     )
     ap.add_argument(
+        "--grid-models",
+        default=None,
+        help="with --precision-grid: a comma-separated subset of resnet18, 'resnet50 (paper "
+        "stem)', mn04 (default: all three)",
+    )
+    ap.add_argument(
         "--work-dir",
         help="where the synthetic WAVs and cache go (default: a temp folder, removed afterwards)",
     )
@@ -105,7 +111,7 @@ def measure(ctx: Context) -> dict[str, Any]:
     return report.summarize({**phases, **trained}, flops, ctx.device)
 
 
-def precision_grid(argv: list[str], out: str | None) -> int:
+def precision_grid(argv: list[str], out: str | None, models: str | None = None) -> int:
     """`--precision-grid`: the table of `benchmarks/precision_grid.py`, with the CPU and commit."""
     import json
 
@@ -114,7 +120,8 @@ def precision_grid(argv: list[str], out: str | None) -> int:
     from .utils.cpu import cpu_has_fast_bf16, cpu_model
 
     started = time.time()
-    rows = precision_grid.measure(log=lambda m: print(f"[bench] {m}", flush=True))
+    chosen = [m.strip() for m in models.split(",")] if models else None
+    rows = precision_grid.measure(chosen, log=lambda m: print(f"[bench] {m}", flush=True))
     shape = "batch 32 (ResNet50: 8) of 1 x 500 x 128, forward + backward + AdamW, best of 2 rounds"
     record = {
         "command": "python -m fpam_lightning.bench " + " ".join(argv),
@@ -140,7 +147,7 @@ def precision_grid(argv: list[str], out: str | None) -> int:
 def run(argv: list[str]) -> int:
     args = parse_args(argv)
     if args.precision_grid:
-        return precision_grid(argv, args.out)
+        return precision_grid(argv, args.out, args.grid_models)
     import torch  # here, after parsing: `--help` needs no torch
 
     from .benchmarks import report
