@@ -186,31 +186,25 @@ def markdown(report: dict[str, Any]) -> str:
             f"- fraction of bf16 peak (Lightning; {peak}): "
             f"{_fmt(bench['fraction_of_bf16_peak'], '.4f')}",
         ]
-    fold = steps.get("fold", {}).get("extrapolation")
-    if fold:
-        m = fold["measured"]
-        lines += [
-            "",
-            "## The paper protocol (ResNet50 + FPAM, 60 epochs, 5 x 1600 training clips)",
-            "",
-            f"- measured: one fold on {m['train_clips']} training + {m['test_clips']} test clips, "
-            f"{m['epochs']} epochs: {fold['measured_s']:.1f} s",
-            f"- EXTRAPOLATED (x{fold['scale']:.2f}): one full fold {fold['fold_s'] / 60:.1f} min, "
-            f"the 5-fold protocol {fold['protocol_s'] / 60:.1f} min",
-            f"- {fold['kind']}",
-        ]
-    pre = steps.get("pretrained_fold", {}).get("extrapolation")
-    if pre:
-        m = pre["measured"]
-        lines += [
-            "",
-            "## The pretrained recipe (mn04 + FPAM, 25 epochs, 5 x 1600 training clips)",
-            "",
-            f"- measured: one fold on {m['train_clips']} training + {m['test_clips']} test clips, "
-            f"{m['epochs']} epochs: {pre['measured_s']:.1f} s",
-            f"- EXTRAPOLATED (x{pre['scale']:.2f}): one full fold {pre['fold_s'] / 60:.1f} min, "
-            f"5 folds {pre['protocol_s'] / 60:.1f} min",
-        ]
+    titles = {
+        "fold": "The paper protocol (ResNet50 + FPAM, 60 epochs, 5 x 1600 training clips)",
+        "pretrained_fold": "The pretrained recipe (mn04 + FPAM, 25 epochs, 5 x 1600 training "
+        "clips)",
+    }
+    for name, title in titles.items():
+        x = steps.get(name, {}).get("extrapolation")
+        if x:
+            m = x["measured"]
+            lines += [
+                "",
+                f"## {title}",
+                "",
+                f"- measured: one fold on {m['train_clips']} training + {m['test_clips']} test "
+                f"clips, {m['epochs']} epochs: {x['measured_s']:.1f} s",
+                f"- EXTRAPOLATED (x{x['scale']:.2f}): one full fold {x['fold_s'] / 60:.1f} min, "
+                f"the 5-fold protocol {x['protocol_s'] / 60:.1f} min",
+                f"- {x['kind']}",
+            ]
     ddp = steps.get("ddp", {})
     if ddp.get("devices") is not None:
         lines += ["", "## DDP", "", f"- {ddp['what']}: devices {ddp['devices']}, {ddp['status']}"]
