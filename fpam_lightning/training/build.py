@@ -95,9 +95,10 @@ def check_accelerator(accelerator: str) -> None:
 
 
 def resolve_precision(trainer: DictConfig) -> str:
-    """`trainer.precision=auto`: bf16-mixed where it is fast, else float32 (an explicit setting
-    is kept). On a CPU bf16 is fast only with bf16 matrix instructions (AMX, AVX-512 BF16);
-    elsewhere PyTorch emulates it, slower than float32. On a GPU: where it supports bf16."""
+    """`trainer.precision=auto`: bf16-mixed where the hardware has bf16 matrix instructions (a
+    CPU with AMX or AVX-512 BF16; a GPU that supports bf16), else float32 (an explicit setting
+    is kept). Elsewhere bf16 is not chosen until its accuracy is checked there: on our AVX2-only
+    EPYC it ran 1.2-1.3x float32's speed (experiments/results/precision_grid_cpu.md)."""
     from ..utils.cpu import cpu_has_fast_bf16
 
     precision = str(trainer.get("precision", "32-true"))

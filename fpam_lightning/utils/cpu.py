@@ -1,7 +1,8 @@
 """What this machine's CPU computes fast: the facts behind `precision=auto` and `channels_last`.
 
-bf16 autocast on a CPU is fast only where the CPU has bf16 matrix instructions (AMX, or AVX-512
-BF16); elsewhere PyTorch emulates it and it runs slower than float32.
+bf16 autocast runs on bf16 matrix instructions where the CPU has them (AMX, or AVX-512 BF16);
+elsewhere oneDNN converts, and `precision=auto` keeps float32 there until bf16's accuracy is
+checked on such a CPU.
 """
 
 from __future__ import annotations
