@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .benchmarks.presets import PRESETS
-from .models.choices import ATTENTIONS
 from .utils.cli import argv_command, command_parser
+from .utils.conf import group_options
 
 if TYPE_CHECKING:
     from .benchmarks.common import Context
@@ -45,7 +45,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     ap.add_argument("--device", choices=["auto", "cpu", "cuda"], help="default: the preset's")
     ap.add_argument("--backbone", help="default: the preset's")
-    ap.add_argument("--attention", choices=list(ATTENTIONS), help="default: the preset's")
+    ap.add_argument("--attention", choices=group_options("attention"), help="default: the preset's")
     ap.add_argument("--channels", type=int, help="the attention head's channel count")
     ap.add_argument("--clip-seconds", type=float, help="default: the preset's")
     ap.add_argument("--num-classes", type=int, help="default: the preset's")

@@ -158,7 +158,11 @@ def test_bad_checkpoints_are_one_line_errors(ckpt, tmp_path, capsys):
     )
     # Ours, but its config names another architecture than its weights (attention=none).
     other = torch.load(ckpt, weights_only=True)
-    other["hyper_parameters"]["net"]["attention"] = {"name": "none", "levels": None}
+    other["hyper_parameters"]["net"]["attention"] = {
+        "_target_": "fpam_lightning.models.fpam.GlobalPoolHead",
+        "name": "none",
+        "levels": [5],
+    }
     torch.save(other, tmp_path / "other_architecture.ckpt")
     cases = {
         tmp_path / "missing.ckpt": "is not a file",

@@ -1,8 +1,5 @@
-"""Models: log-mel front end, timm (or tutorial) backbone, FPAM head or its ablations.
-
-The names that configs choose from (`ATTENTIONS`, `LEVELS`, `DEFAULT_LEVELS`) come from the
-torch-free `choices` module; the network classes are imported on first use, so importing the
-choices does not import torch and timm.
+"""Models: log-mel front end, timm (or tutorial, or EfficientAT) backbone, FPAM head or its
+ablations. The network classes are imported on first use, so `LEVELS` costs no torch import.
 """
 
 from __future__ import annotations
@@ -10,7 +7,9 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .choices import ATTENTION_BRANCHES, ATTENTIONS, DEFAULT_LEVELS, LEVELS
+# Pyramid levels, named as in ResNet papers: Res-2 (layer1) .. Res-5 (layer4), level k at stride
+# 2^k. Every backbone here (timm ResNets, the tutorial CNN, EfficientAT) has all four.
+LEVELS: tuple[int, ...] = (2, 3, 4, 5)
 
 if TYPE_CHECKING:
     from .classifier import (
@@ -35,9 +34,6 @@ _LAZY = {
 }
 
 __all__ = [
-    "ATTENTIONS",
-    "ATTENTION_BRANCHES",
-    "DEFAULT_LEVELS",
     "LEVELS",
     "VARIANTS",
     "AudioClassifier",

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from ..utils.errors import ConfigError
-from .choices import LEVELS
+from . import LEVELS
 
 log = logging.getLogger(__name__)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 
 import torch
@@ -10,8 +11,7 @@ from torch import nn
 
 from ..utils.errors import ConfigError
 from .backbones import build_backbone
-from .choices import ATTENTION_BRANCHES, ATTENTIONS, DEFAULT_LEVELS
-from .fpam import GlobalPoolHead, HeadOutput, PyramidAttentionHead, resolve_switches
+from .fpam import HeadOutput
 from .frontend import LogMel
 
 
@@ -70,14 +70,31 @@ def component_name(node: Mapping) -> str:
     return str(node.get("name") or str(node.get("_target_", "?")).rsplit(".", 1)[-1])
 
 
-def _instantiate(node: dict, wiring: tuple[str, ...], **kwargs) -> nn.Module:
-    """A `_target_` node built with the arguments the builder supplies. `name` (a label) and the
-    wiring keys are the builder's, not the class's."""
+# Per node: the keys the builder reads itself (not the class's), and the arguments it passes.
+WIRING = {"features": ("sample_rate_hint",), "backbone": (), "attention": ("levels",)}
+SUPPLIED = {
+    "features": (),
+    "backbone": ("levels",),
+    "attention": ("in_channels", "num_classes", "global_channels"),
+}
+
+
+def class_args(node: Mapping, group: str) -> dict:
+    """A `_target_` node's keys that its class takes: all but the builder's wiring keys, and
+    `name` unless the class has a `name` argument (else it is a label)."""
+    from hydra.utils import get_class
+
+    takes_name = "name" in inspect.signature(get_class(str(node["_target_"]))).parameters
+    drop = (*WIRING[group], *(() if takes_name else ("name",)))
+    return {k: v for k, v in node.items() if k not in drop}
+
+
+def _instantiate(node: Mapping, group: str, **supplied) -> nn.Module:
+    """A `_target_` node built with the arguments the builder supplies."""
     from hydra.utils import instantiate
 
-    args = {k: v for k, v in node.items() if k not in ("name", *wiring)}
     try:
-        return instantiate(args, **kwargs, _convert_="all")
+        return instantiate(class_args(node, group), **supplied, _convert_="all")
     except Exception as e:  # Hydra wraps the class's own error; keep its one line
         cause = e.__cause__ if isinstance(e.__cause__, ConfigError) else e
         if isinstance(cause, ConfigError):
@@ -90,7 +107,7 @@ def _instantiate(node: dict, wiring: tuple[str, ...], **kwargs) -> nn.Module:
 def _build_backbone(node: dict, levels: list[int]) -> nn.Module:
     """The backbone with these levels: a `_target_` node (EfficientAT, a user's), or by name."""
     if "_target_" in node:
-        return _instantiate(node, (), levels=levels)
+        return _instantiate(node, "backbone", levels=levels)
     node = dict(node)
     weights = {k: node.pop(k, None) for k in ("checkpoint", "checkpoint_prefix", "checkpoint_keys")}
     partial = bool(node.pop("partial", False))
@@ -113,71 +130,50 @@ def _build_backbone(node: dict, levels: list[int]) -> nn.Module:
     return backbone
 
 
-def _head_plan(attention: dict, variant: str) -> tuple[list[int], int | None]:
-    """The levels the head reads, and the level of the authors' global branch (or None)."""
-    if "_target_" not in attention and ATTENTION_BRANCHES[attention.get("name", "fpam")] is None:
-        return [5], None
-    levels = attention.get("levels") or (DEFAULT_LEVELS if "_target_" not in attention else [5])
-    levels = sorted(int(lv) for lv in levels)
-    if "_target_" in attention:
-        return levels, None
-    return levels, (5 if resolve_switches(variant, attention)["global_branch"] else None)
+def _head_plan(attention: dict) -> tuple[list[int], int | None]:
+    """The levels the head reads (its `levels`, Res-5 when unset), and the level of a global
+    branch, which a head class asks for with a `global_level(**its keys)` method (the authors'
+    FPAM adds pooled Res-5 features)."""
+    from hydra.utils import get_class
 
-
-def _build_head(attention: dict, model: dict, channels: list[int], num_classes: int) -> nn.Module:
-    """A `_target_` head (a user's: `in_channels`, `num_classes` and its own keys), or by name."""
-    if "_target_" in attention:
-        return _instantiate(attention, ("levels",), in_channels=channels, num_classes=num_classes)
-    kind = attention.get("name", "fpam")
-    classifier = dict(model.get("classifier") or {})
-    switches = resolve_switches(model.get("variant", "paper"), attention)
-    if ATTENTION_BRANCHES[kind] is None:
-        return GlobalPoolHead(channels, num_classes, classifier, switches["baseline_logits"])
-    spatial, channel = ATTENTION_BRANCHES[kind]
-    return PyramidAttentionHead(
-        channels[: len(channels) - switches["global_branch"]],
-        num_classes,
-        channels=int(attention.get("channels", 1024)),
-        spatial=spatial,
-        channel=channel,
-        global_channels=channels[-1] if switches["global_branch"] else None,
-        classifier=classifier,
-        **switches,
-    )
+    levels = sorted(int(lv) for lv in (attention.get("levels") or [5]))
+    asks = getattr(get_class(attention["_target_"]), "global_level", None)
+    args = {k: v for k, v in class_args(attention, "attention").items() if k != "_target_"}
+    return levels, (asks(**args) if callable(asks) else None)
 
 
 def build_frontend(features: Mapping) -> nn.Module:
     """The front end: a `_target_` node (EfficientAT's), or the log-mel of `LogMel`'s keys."""
-    features = {k: v for k, v in dict(features).items() if k != "sample_rate_hint"}
     if "_target_" in features:
-        return _instantiate(features, ())
-    return LogMel(**features)
+        return _instantiate(features, "features")
+    return LogMel(**{k: v for k, v in features.items() if k not in WIRING["features"]})
 
 
 def build_classifier(cfg: Mapping, num_classes: int) -> AudioClassifier:
-    """Build from the composed config's `features`, `backbone`, `attention` and `model` parts.
+    """Build from the composed config's `features`, `backbone` and `attention` nodes.
 
-    Each of `features`, `backbone` and `attention` may be a `_target_` node naming any class
-    (README "Your own head or backbone"); without one, the package's own are chosen by `name`.
+    `attention` (the head) and, where it has one, each other node is a `_target_` node naming
+    its class (README "Your own head, backbone, data set or schedule"). The head is built with
+    `in_channels` (its levels' channels, read from the backbone) and `num_classes`.
     """
-    backbone_cfg, attention = dict(cfg["backbone"]), dict(cfg["attention"])
-    model = dict(cfg.get("model") or {})
-    kind = attention.get("name", "fpam")
-    if "_target_" not in attention and kind not in ATTENTIONS:
-        raise ConfigError(f"attention={kind!r}: choose one of {', '.join(ATTENTIONS)}")
-    if backbone_cfg.get("name") == "tutorial_cnn" and ATTENTION_BRANCHES.get(kind) is not None:
-        # Its blocks are 64..512 channels wide: an FPAM head aligned to 1024 channels would
-        # hold several times the backbone's parameters, and no published result supports it.
+    attention = dict(cfg["attention"])
+    if "_target_" not in attention:
         raise ConfigError(
-            f"attention={kind} is not available on backbone=tutorial_cnn: the "
-            "tutorial's CNN takes attention=none (global pooling + its dense head)"
+            f"attention={attention.get('name', '?')} has no _target_ naming its class: a config "
+            "(or checkpoint) written before heads were classes; see conf/attention/"
         )
-    head_levels, global_level = _head_plan(attention, model.get("variant", "paper"))
+    head_levels, global_level = _head_plan(attention)
     levels = sorted(set(head_levels) | ({global_level} if global_level else set()))
-    backbone = _build_backbone(backbone_cfg, levels)
+    backbone = _build_backbone(dict(cfg["backbone"]), levels)
     chans = dict(zip(backbone.levels, backbone.channels, strict=True))
-    wanted = head_levels + ([global_level] if global_level else [])
-    head = _build_head(attention, model, [chans[lv] for lv in wanted], num_classes)
+    extra = {"global_channels": chans[global_level]} if global_level else {}
+    head = _instantiate(
+        attention,
+        "attention",
+        in_channels=[chans[lv] for lv in head_levels],
+        num_classes=num_classes,
+        **extra,
+    )
     return AudioClassifier(
         build_frontend(cfg["features"]), backbone, head, head_levels, global_level
     )

@@ -22,7 +22,7 @@ from torchvision.models import mobilenet_v3_large
 
 from ..utils.errors import ConfigError
 from ..utils.safe_load import safe_torch_load
-from .choices import LEVELS
+from . import LEVELS
 
 log = logging.getLogger(__name__)
 

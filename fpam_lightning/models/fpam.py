@@ -149,7 +149,8 @@ class ChannelAttention(nn.Module):
 
 
 class PyramidAttentionHead(nn.Module):
-    """FPAM over pyramid levels (fine to coarse); `spatial`/`channel` pick the ablation."""
+    """FPAM over pyramid levels (fine to coarse); `spatial`/`channel` pick the ablation
+    (conf/attention: fpam, psa, pca, and pyramid with neither)."""
 
     def __init__(
         self,
@@ -161,9 +162,21 @@ class PyramidAttentionHead(nn.Module):
         global_channels: int | None = None,
         classifier: dict | None = None,
         variant: str = "paper",
-        **switches,
+        align_kernel: int | None = None,
+        align_act: bool | None = None,
+        channel_pool: str | None = None,
+        channel_branch_norm: bool | None = None,
+        channel_norm: bool | None = None,
+        downsample: str | None = None,
+        upsample: str | None = None,
+        post_norm: bool | None = None,
+        global_branch: bool | None = None,
     ):
+        """Each switch left None follows `variant` (VARIANTS)."""
+        switches = {k: v for k, v in locals().items() if k in SWITCHES}
         super().__init__()
+        if not (isinstance(channels, int) and channels > 0):
+            raise ConfigError(f"attention.channels={channels!r} must be a positive integer")
         sw = resolve_switches(variant, switches)
         self.sw, self.spatial, self.channel = sw, spatial, channel
         if sw["downsample"] not in ("avgpool", "nearest"):
@@ -201,6 +214,13 @@ class PyramidAttentionHead(nn.Module):
                 nn.BatchNorm1d(channels),
             )
         self.classifier = Classifier(channels, num_classes, **(classifier or {}))
+
+    @staticmethod
+    def global_level(variant: str = "paper", global_branch: bool | None = None, **_) -> int | None:
+        """The level whose pooled features the authors' global branch adds (Res-5), or None.
+        The model builder asks a head class for it, so the backbone also returns that level."""
+        on = resolve_switches(variant, {"global_branch": global_branch})["global_branch"]
+        return 5 if on else None
 
     def _resample(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         if tuple(x.shape[-2:]) == size:
@@ -244,9 +264,13 @@ class GlobalPoolHead(nn.Module):
         in_channels: list[int],
         num_classes: int,
         classifier: dict | None = None,
-        logits: str = "plain",
+        variant: str = "paper",
+        baseline_logits: str | None = None,
+        channels: int | None = None,
     ):
+        """`channels` is unused: it lets a sweep over attention= keep a recipe's head width."""
         super().__init__()
+        logits = resolve_switches(variant, {"baseline_logits": baseline_logits})["baseline_logits"]
         if logits not in ("plain", "sigmoid_clamp"):
             raise ConfigError(f"attention.baseline_logits={logits!r}: plain or sigmoid_clamp")
         self.squash = logits == "sigmoid_clamp"

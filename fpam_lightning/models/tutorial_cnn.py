@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ..utils.errors import ConfigError
-from .choices import LEVELS
+from . import LEVELS
 
 
 def conv_block(cin: int, cout: int, dropout: float) -> nn.Sequential:
@@ -34,7 +34,15 @@ class TutorialCNN(nn.Module):
             raise ConfigError(
                 f"levels {bad} do not exist in tutorial_cnn: choose from {list(LEVELS)}"
             )
-        self.levels = sorted(set(levels))
+        if sorted(set(levels)) != [5]:
+            # Its blocks are 64..512 channels wide: an FPAM head aligned to 1024 channels would
+            # hold several times the backbone's parameters, and no published result supports it.
+            raise ConfigError(
+                f"attention levels {sorted(set(levels))} are not available on "
+                "backbone=tutorial_cnn: the tutorial's CNN takes attention=none (global pooling "
+                "+ its dense head)"
+            )
+        self.levels = [5]
         widths = (1, *self.WIDTHS)
         self.blocks = nn.ModuleList(conv_block(widths[i], widths[i + 1], dropout) for i in range(4))
         self.channels = [self.WIDTHS[lv - 2] for lv in self.levels]

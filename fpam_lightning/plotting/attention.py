@@ -13,12 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..models.choices import ATTENTION_BRANCHES, ATTENTIONS, DEFAULT_LEVELS
 from ..utils.errors import FpamError
-
-
-def _without_maps() -> list[str]:
-    return [n for n, parts in ATTENTION_BRANCHES.items() if not parts or not parts[0]]
 
 
 def _wave_tensor(wave: Any) -> torch.Tensor:
@@ -38,10 +33,10 @@ def explain_clips(module, waves: Sequence) -> list[dict[str, Any]]:
         for wave in waves:
             out = module.explain(_wave_tensor(wave)[None].to(module.device))
             if not out["attention_maps"]:
+                name = module.hparams["net"]["attention"].get("name", "?")
                 raise FpamError(
-                    "this model has no spatial attention maps (attention="
-                    f"{' or '.join(_without_maps())}): attention figures need "
-                    f"{' or '.join(n for n in ATTENTIONS if n not in _without_maps())}"
+                    f"this model's head (attention={name}) has no spatial attention maps: "
+                    "attention figures need fpam or psa, or a head with attention_maps()"
                 )
             pred = int(out["logits"].argmax(-1))
             items.append(
@@ -60,7 +55,7 @@ def explain_clips(module, waves: Sequence) -> list[dict[str, Any]]:
 def attention_levels(module) -> list[int]:
     """The backbone levels (Res-N) the attention head looks at, from the module's config."""
     att = module.hparams["net"].get("attention", {})
-    return sorted(int(lv) for lv in att.get("levels", DEFAULT_LEVELS))
+    return sorted(int(lv) for lv in att.get("levels") or [5])
 
 
 def attention_plot(module, items: Sequence[dict]):

@@ -17,6 +17,7 @@ and a file that is not a checkpoint, or holds Python objects, is one readable li
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 from collections.abc import Collection
@@ -90,11 +91,32 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     return ckpt
 
 
+def head_as_class(net: dict[str, Any]) -> dict[str, Any]:
+    """A net config saved before heads were `_target_` nodes (attention chosen by `name`), with
+    the shipped option's class and parts filled in, and model.variant / model.classifier."""
+    att = net.get("attention") or {}
+    if "_target_" in att:
+        return net
+    from hydra.utils import get_class
+    from omegaconf import OmegaConf
+
+    from ..utils.conf import CONF_DIR
+
+    shipped = OmegaConf.load(CONF_DIR / "attention" / f"{att.get('name', 'fpam')}.yaml")
+    model = net.get("model") or {}
+    fill = {k: shipped[k] for k in ("_target_", "spatial", "channel", "levels") if k in shipped}
+    fill |= {"variant": model.get("variant", "paper"), "classifier": model.get("classifier")}
+    takes = inspect.signature(get_class(fill["_target_"])).parameters
+    saved = {k: v for k, v in att.items() if k in takes and (v is not None or k not in fill)}
+    saved["name"] = att.get("name", "fpam")
+    return {**net, "attention": OmegaConf.to_container(OmegaConf.create({**fill, **saved}))}
+
+
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> LoadedCheckpoint:
     """Rebuild the module from the checkpoint's own config and load its weights strictly."""
     ckpt = read_checkpoint(path)
     hp = dict(ckpt["hyper_parameters"])
-    net_cfg = hp["net"]
+    net_cfg = head_as_class(hp["net"])
     try:
         module = AudioClassificationModule(
             net=net_cfg,

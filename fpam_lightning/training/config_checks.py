@@ -18,10 +18,17 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from ..models.choices import ATTENTIONS, LEVELS
+from ..models import LEVELS
 from ..utils.conf import group_options, option_name
 from ..utils.errors import ConfigError
-from ..utils.schema import choices, is_number, positive_int, torch_partial_problems
+from ..utils.schema import (
+    choices,
+    is_number,
+    locate_class,
+    positive_int,
+    signature_problems,
+    torch_partial_problems,
+)
 
 SCHEMA_NODES = ("model", "data", "features", "backbone", "scheduler", "augment", "ema", "eval")
 
@@ -63,17 +70,26 @@ def _check_clip_frames(cfg: DictConfig, errors: list[str]) -> None:
         )
 
 
+def _check_classes(cfg: DictConfig, errors: list[str]) -> None:
+    """Each `_target_` node of the network against its class's signature (models/classifier)."""
+    from ..models.classifier import SUPPLIED, class_args
+
+    for group in ("features", "backbone", "attention"):
+        node = OmegaConf.to_container(cfg[group], resolve=True)
+        if "_target_" not in node:
+            continue
+        cls = locate_class(str(node["_target_"]))
+        if cls is None:
+            errors.append(f"{group}._target_={node['_target_']!r} is not an importable class")
+            continue
+        errors += signature_problems(cls, class_args(node, group), group, supplied=SUPPLIED[group])
+
+
 def _check_attention(cfg: DictConfig, errors: list[str]) -> None:
-    """The head and its pyramid levels, which must be among the backbone's."""
-    att = cfg.attention
-    if "_target_" in att:  # a head of one's own: its class checks its arguments
+    """The levels the head reads (the model builder's wiring key), among the backbone's."""
+    levels = cfg.attention.get("levels")
+    if levels is None:
         return
-    if att.name not in ATTENTIONS:
-        errors.append(f"attention.name={att.name!r}: choose one of {choices(ATTENTIONS)}")
-        return
-    if att.name == "none":
-        return
-    levels = att.levels
     try:
         levels = [int(lv) for lv in levels]
     except (TypeError, ValueError):
@@ -85,7 +101,6 @@ def _check_attention(cfg: DictConfig, errors: list[str]) -> None:
             f"attention.levels={levels}: {cfg.backbone.get('name')} has levels "
             f"{list(LEVELS)} (Res-2..Res-5); {bad or 'an empty list'} is not among them"
         )
-    errors += positive_int("attention.channels", att.channels)
 
 
 def _check_optim(cfg: DictConfig, errors: list[str]) -> None:
@@ -148,6 +163,7 @@ def validate(cfg: DictConfig) -> None:
         elif node == "features":
             _check_clip_frames(cfg, errors)
         elif node == "backbone":
+            _check_classes(cfg, errors)
             _check_attention(cfg, errors)
             _check_optim(cfg, errors)
         elif node == "scheduler":

@@ -14,6 +14,7 @@ from typing import Any
 from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
 from omegaconf import DictConfig, OmegaConf
 
+from ..models import component_name
 from ..utils.io import write_text_atomic
 
 RUN_ID_FILE = "wandb_run_id.txt"
@@ -25,7 +26,8 @@ def run_name(experiment: str, dataset: str, fold: int, hparams: Mapping[str, Any
     net = hparams["net"]
     mix = "mixup" if (hparams.get("mixup") or {}).get("enabled") else "nomix"
     return (
-        f"{experiment}-{dataset}-{net['backbone']['name']}-{net['attention']['name']}-"
+        f"{experiment}-{dataset}-{component_name(net['backbone'])}-"
+        f"{component_name(net['attention'])}-"
         f"{net['model']['variant']}-{mix}-fold{fold}-seed{hparams['seed']}"
     )
 

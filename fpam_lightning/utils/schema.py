@@ -195,26 +195,6 @@ class Backbone:
 
 
 @dataclass
-class Attention:
-    """Every head's keys (a sweep over attention= keeps a recipe's settings); attention.name and
-    levels are checked with the backbone's levels (config.py). null: the variant's choice."""
-
-    name: str = MISSING
-    levels: Any = None
-    channels: Any = None
-    align_kernel: int | None = None
-    align_act: bool | None = None
-    channel_pool: str | None = None
-    channel_branch_norm: bool | None = None
-    channel_norm: bool | None = None
-    downsample: str | None = None
-    upsample: str | None = None
-    post_norm: bool | None = None
-    global_branch: bool | None = None
-    baseline_logits: str | None = None  # attention=none
-
-
-@dataclass
 class Classifier:
     hidden: int | None = None
     dropout: float = 0.0
@@ -387,7 +367,7 @@ def _scheduler_base():
 TORCH_BASES = {"optimiser": _optim_base, "learning-rate scheduler": _scheduler_base}
 
 
-def _locate_class(path: str) -> type | None:
+def locate_class(path: str) -> type | None:
     """The class at a dotted path, or None (quietly: Hydra's own lookup logs its failures)."""
     module, _, name = path.rpartition(".")
     try:
@@ -409,7 +389,7 @@ def torch_partial_problems(
     if target is None:
         return [f"{key}._target_ is missing: {choose}"], None
     _, base = TORCH_BASES[kind]()
-    cls = _locate_class(str(target))
+    cls = locate_class(str(target))
     if cls is None or not issubclass(cls, base) or cls is base:
         classes = {path.rsplit(".", 1)[-1]: path for path in _torch_classes(kind)}
         near = difflib.get_close_matches(str(target).rsplit(".", 1)[-1], classes, n=1)
@@ -420,13 +400,22 @@ def torch_partial_problems(
     if node.get("_partial_") is not True:
         first = "parameters" if kind == "optimiser" else "optimizer"
         out.append(f"{key}._partial_ must be true (training passes the {first} later)")
-    params = list(inspect.signature(cls).parameters.values())[1:]  # after params / optimizer
-    if any(p.kind is p.VAR_KEYWORD for p in params):
-        return out, cls
+    return out + signature_problems(cls, node, key, skip=1, supplied=derived), cls
+
+
+def signature_problems(
+    cls: type, node: dict[str, Any], key: str, skip: int = 0, supplied: Sequence[str] = ()
+) -> list[str]:
+    """A `_target_` node's keys against its class's signature: each key an argument (unless
+    the class takes **kwargs), each required argument given. `skip`: leading parameters the
+    caller passes (an optimiser's params); `supplied`: arguments the builder passes."""
+    target = node.get("_target_", cls.__name__)
+    params = list(inspect.signature(cls).parameters.values())[skip:]
     names = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
     given = [k for k in node if k not in HYDRA_KEYS]
+    out = []
     unknown = [k for k in given if k not in names]
-    if unknown:
+    if unknown and not any(p.kind is p.VAR_KEYWORD for p in params):
         near = [m for k in unknown for m in difflib.get_close_matches(k, names, n=1)]
         hint = f"; did you mean {choices(near)}?" if near else ""
         out.append(
@@ -435,9 +424,9 @@ def torch_partial_problems(
             f"(its arguments: {choices(names)}){hint}"
         )
     for p in params:
-        if p.name in names and p.default is p.empty and p.name not in (*given, *derived):
+        if p.name in names and p.default is p.empty and p.name not in (*given, *supplied):
             out.append(f"{target} needs {key}.{p.name}")
-    return out, cls
+    return out
 
 
 # --- where the schemas live -----------------------------------------------------------------
@@ -446,7 +435,6 @@ SCHEMAS: dict[str, dict[str, type]] = {
     "data": {"esc50": ESC50Data, "us8k": UrbanSound8KData},
     "features": {"features": Features},
     "backbone": {"backbone": Backbone},
-    "attention": {"attention": Attention},
     "mixup": {"mixup": Mixup},
     "augment": {"augment": Augment},
     "scheduler": {"scheduler": Scheduler},

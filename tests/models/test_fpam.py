@@ -15,6 +15,7 @@ from fpam_lightning.data.synthetic import synthetic_clip
 from fpam_lightning.models import VARIANTS, build_classifier, count_parameters
 from fpam_lightning.models.fpam import PyramidAttentionHead
 from fpam_lightning.utils.errors import ConfigError
+from fpam_lightning.utils.schema import register_schemas
 
 TABLE_1 = {2: (256, 101, 32), 3: (512, 51, 16), 4: (1024, 26, 8), 5: (2048, 13, 4)}
 HEADS = [
@@ -32,6 +33,7 @@ SMALL = (
 
 def net_cfg(*overrides: str) -> dict:
     """The `net` part of the composed config, exactly as train.build_module passes it."""
+    register_schemas()
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose(config_name="train", overrides=["logger=none", *overrides])

@@ -57,7 +57,7 @@ def test_whole_network_loads_a_checkpoint_through_the_config(tmp_path):
     torch.save(src.state_dict(), path)
     cfg = {
         "features": {},
-        "attention": {"name": "none"},
+        "attention": {"_target_": "fpam_lightning.models.fpam.GlobalPoolHead"},
         "model": {},
         "backbone": {"name": "resnet18", "checkpoint": str(path)},
     }

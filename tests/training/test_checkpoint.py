@@ -39,6 +39,24 @@ def test_loads_module_names_and_settings(ckpt):
         assert loaded.net(torch.zeros(2, 8000)).shape == (2, 4)
 
 
+def test_a_checkpoint_from_before_heads_were_classes_loads_strictly(ckpt, tmp_path):
+    """Until then the head was chosen by attention.name, with model.variant and model.classifier
+    beside it and every head's keys in every attention node (null where unused)."""
+    raw = torch.load(ckpt, weights_only=True)
+    att = raw["hyper_parameters"]["net"]["attention"]
+    old = {k: att[k] for k in ("name", "levels", "channels")} | dict.fromkeys(
+        ("align_kernel", "global_branch", "baseline_logits")
+    )
+    raw["hyper_parameters"]["net"]["attention"] = old
+    torch.save(raw, tmp_path / "old.ckpt")
+    loaded = load_checkpoint(tmp_path / "old.ckpt")
+    assert type(loaded.net.head).__name__ == "PyramidAttentionHead" and old["name"] == "fpam"
+    with torch.no_grad():
+        assert torch.equal(
+            loaded.net(torch.ones(1, 8000)), load_checkpoint(ckpt).net(torch.ones(1, 8000))
+        )
+
+
 def test_bad_checkpoints_give_clear_errors(ckpt, tmp_path):
     with pytest.raises(CheckpointError, match="is not a file"):
         load_checkpoint(tmp_path / "missing.ckpt")

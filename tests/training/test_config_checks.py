@@ -21,7 +21,7 @@ BAD = {
     "level 1": (["attention.levels=[1,3,4]"], "has levels [2, 3, 4, 5]"),
     "level 6": (["attention=psa", "attention.levels=[6]"], "[6] is not among them"),
     "timm name": (["backbone.name=resnet5"], "backbone.name='resnet5' is not a timm model"),
-    "attention name": (["attention.name=fpn"], "choose one of fpam, psa, pca, pyramid, none"),
+    "head argument": (["+attention.chanels=8"], "attention.chanels is not an argument of"),
     "optimiser": (
         ["optim._target_=torch.optim.SDG"],
         "optim._target_='torch.optim.SDG' is not a torch optimiser: choose with "
