@@ -163,12 +163,12 @@ def test_resume_from_poisoned_checkpoint_refuses_and_runs_nothing(tiny_overrides
 
 
 def test_other_load_paths_refuse_the_payload(tmp_path):
-    from fpam_lightning.models.backbones import build_backbone
+    from fpam_lightning.models.backbones import TimmBackbone
     from fpam_lightning.models.weights import load_backbone_checkpoint
     from fpam_lightning.training.checkpoint import read_checkpoint
 
     marker = tmp_path / "pwned"
-    backbone = build_backbone("resnet18", [5], paper_stem=True)
+    backbone = TimmBackbone("resnet18", [5], paper_stem=True)
     evil = _poisoned_checkpoint(
         tmp_path / "evil.pt", marker, {"state_dict": dict(backbone.state_dict())}
     )
@@ -183,12 +183,12 @@ def test_other_load_paths_refuse_the_payload(tmp_path):
 
 
 def test_pretrained_weights_offline_fail_fast_with_a_clear_message(tmp_path):
-    from fpam_lightning.models.backbones import build_backbone
+    from fpam_lightning.models.backbones import TimmBackbone
     from fpam_lightning.utils.errors import ConfigError
 
     assert os.environ.get("HF_HUB_OFFLINE") == "1"  # set by conftest: no network in tests
     with pytest.raises(ConfigError, match="backbone.pretrained=true.*backbone.checkpoint=PATH"):
-        build_backbone("resnet18", [5], pretrained=True)
+        TimmBackbone("resnet18", [5], pretrained=True)
 
 
 # --- atomic outputs -------------------------------------------------------------------------------

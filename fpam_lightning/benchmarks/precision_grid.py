@@ -17,10 +17,11 @@ import torch.nn.functional as F
 
 from ..models.classifier import build_classifier
 
+TIMM = "fpam_lightning.models.backbones.TimmBackbone"
 # name -> the backbone node (the paper's stem for ResNet50, EfficientAT's mn04 without weights)
 MODELS: dict[str, dict[str, Any]] = {
-    "resnet18": {"name": "resnet18", "paper_stem": False},
-    "resnet50 (paper stem)": {"name": "resnet50", "paper_stem": True},
+    "resnet18": {"_target_": TIMM, "name": "resnet18", "paper_stem": False},
+    "resnet50 (paper stem)": {"_target_": TIMM, "name": "resnet50", "paper_stem": True},
     "mn04": {
         "_target_": "fpam_lightning.models.efficientat.EfficientATBackbone",
         "variant": "mn04_as",

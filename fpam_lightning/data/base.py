@@ -18,6 +18,7 @@ from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ..utils.errors import DataError
+from ..utils.schema import BAD_FILE_MODES, VAL_MODES
 from . import cache as wave_cache
 from . import checks
 from . import device as device_data
@@ -27,9 +28,6 @@ from .samplers import EpochShuffle, loader_generator
 from .tables import ClipTable, fingerprint
 
 log = logging.getLogger(__name__)
-
-VAL_MODES = ("test_fold", "split", "none")
-BAD_FILE_MODES = ("error", "skip")
 
 
 def unrepeated_sampler(dataset: Dataset) -> Sampler | None:

@@ -6,16 +6,19 @@ the first convolution at stride 1 and keeps the max-pool, which gives its Table 
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 import socket
 from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import urlparse
 
 import timm
 import torch
 from torch import nn
 
+from ..utils.conf import group_options
 from ..utils.errors import ConfigError
 from . import LEVELS
 
@@ -86,10 +89,32 @@ def create_timm(name: str, pretrained: bool, **kw) -> nn.Module:
         ) from e
 
 
+def weights_problems(checkpoint: str | None, pretrained: bool) -> list[str]:
+    """A backbone's weights settings, before anything is built (training/config_checks)."""
+    if checkpoint and pretrained:
+        return [
+            "backbone.pretrained=true and backbone.checkpoint are both set: "
+            "choose one source of weights"
+        ]
+    if checkpoint and not Path(str(checkpoint)).expanduser().is_file():
+        return [f"backbone.checkpoint={checkpoint} is not a file"]
+    return []
+
+
+def load_file_weights(backbone: nn.Module, checkpoint: str | None, **how) -> None:
+    """`backbone.checkpoint`: a local state dict, names mapped by `how` (models/weights.py)."""
+    if checkpoint:
+        from .weights import load_backbone_checkpoint
+
+        load_backbone_checkpoint(backbone, checkpoint, **how)
+
+
 class TimmBackbone(nn.Module):
     """A timm ResNet with a 1-channel input, returning the requested Res-k feature maps.
 
-    With `pretrained`, timm sums the ImageNet first convolution's RGB filters into one channel.
+    With `pretrained`, timm sums the ImageNet first convolution's RGB filters into one channel;
+    `checkpoint` loads a local state dict instead (timm's or torchvision's ResNet names, or a
+    mapping of prefixes in `checkpoint_keys`).
     """
 
     def __init__(
@@ -99,8 +124,15 @@ class TimmBackbone(nn.Module):
         pretrained: bool = False,
         paper_stem: bool = True,
         drop_path_rate: float = 0.0,
+        checkpoint: str | None = None,
+        checkpoint_prefix: str | None = None,
+        checkpoint_keys: str | dict = "timm",
+        partial: bool = False,
     ):
         super().__init__()
+        problems = weights_problems(checkpoint, pretrained)
+        if problems:
+            raise ConfigError(problems[0])
         bad = [lv for lv in levels if lv not in LEVELS]
         if bad:
             raise ConfigError(f"levels {bad} do not exist in {name}: choose from {list(LEVELS)}")
@@ -129,20 +161,25 @@ class TimmBackbone(nn.Module):
                 )
             conv.stride = (1, 1)
         self.channels = list(self.body.feature_info.channels())
+        load_file_weights(
+            self, checkpoint, prefix=checkpoint_prefix, keys=checkpoint_keys, partial=partial
+        )
+
+    @staticmethod
+    def problems(
+        name: str = "resnet50", checkpoint: str | None = None, pretrained: bool = False, **_
+    ) -> list[str]:
+        """An unknown timm name (with the close ones) and the weights settings, before building."""
+        out = weights_problems(checkpoint, pretrained)
+        if not timm.is_model(name):
+            near = difflib.get_close_matches(str(name), timm.list_models(), n=5, cutoff=0.6)
+            hint = f"; did you mean {', '.join(near)}?" if near else ""
+            out.insert(
+                0,
+                f"backbone.name={name!r} is not a timm model (timm.list_models() lists them; "
+                f"configs: {', '.join(group_options('backbone'))}){hint}",
+            )
+        return out
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         return self.body(x)
-
-
-def build_backbone(name: str, levels: list[int], **kw) -> nn.Module:
-    if name == "tutorial_cnn":
-        from .tutorial_cnn import TutorialCNN
-
-        if kw.get("pretrained"):
-            raise ConfigError(
-                "backbone=tutorial_cnn has no published weights: "
-                "use backbone.checkpoint=PATH or train from scratch"
-            )
-        return TutorialCNN(levels=levels, **{k: v for k, v in kw.items() if k in ("dropout",)})
-    kw.pop("dropout", None)
-    return TimmBackbone(name, levels, **kw)

@@ -10,7 +10,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..utils.errors import ConfigError
-from .backbones import build_backbone
 from .fpam import HeadOutput
 from .frontend import LogMel
 
@@ -104,32 +103,6 @@ def _instantiate(node: Mapping, group: str, **supplied) -> nn.Module:
         ) from e
 
 
-def _build_backbone(node: dict, levels: list[int]) -> nn.Module:
-    """The backbone with these levels: a `_target_` node (EfficientAT, a user's), or by name."""
-    if "_target_" in node:
-        return _instantiate(node, "backbone", levels=levels)
-    node = dict(node)
-    weights = {k: node.pop(k, None) for k in ("checkpoint", "checkpoint_prefix", "checkpoint_keys")}
-    partial = bool(node.pop("partial", False))
-    if weights["checkpoint"] and node.get("pretrained"):
-        raise ConfigError(
-            "backbone.pretrained=true and backbone.checkpoint are both set: "
-            "choose one source of weights"
-        )
-    backbone = build_backbone(node.pop("name"), levels, **node)
-    if weights["checkpoint"]:
-        from .weights import load_backbone_checkpoint
-
-        load_backbone_checkpoint(
-            backbone,
-            weights["checkpoint"],
-            prefix=weights["checkpoint_prefix"],
-            keys=weights["checkpoint_keys"] or "timm",
-            partial=partial,
-        )
-    return backbone
-
-
 def _head_plan(attention: dict) -> tuple[list[int], int | None]:
     """The levels the head reads (its `levels`, Res-5 when unset), and the level of a global
     branch, which a head class asks for with a `global_level(**its keys)` method (the authors'
@@ -164,7 +137,12 @@ def build_classifier(cfg: Mapping, num_classes: int) -> AudioClassifier:
         )
     head_levels, global_level = _head_plan(attention)
     levels = sorted(set(head_levels) | ({global_level} if global_level else set()))
-    backbone = _build_backbone(dict(cfg["backbone"]), levels)
+    if "_target_" not in cfg["backbone"]:
+        raise ConfigError(
+            f"backbone={cfg['backbone'].get('name', '?')} has no _target_ naming its class: a "
+            "config written before backbones were classes; see conf/backbone/"
+        )
+    backbone = _instantiate(cfg["backbone"], "backbone", levels=levels)
     chans = dict(zip(backbone.levels, backbone.channels, strict=True))
     extra = {"global_channels": chans[global_level]} if global_level else {}
     head = _instantiate(

@@ -9,6 +9,10 @@ import torchaudio
 from torch import nn
 
 from ..utils.errors import ConfigError
+from ..utils.schema import is_number, is_positive_int, positive_int
+
+# LogMel's arguments that `problems` checks.
+SIZES = ("sample_rate", "n_fft", "hop_length", "n_mels", "win_length", "f_min", "f_max", "power")
 
 
 class LogMel(nn.Module):
@@ -42,6 +46,9 @@ class LogMel(nn.Module):
         eps: float = 1e-6,
     ):
         super().__init__()
+        problems = LogMel.problems(**{k: v for k, v in locals().items() if k in SIZES})
+        if problems:
+            raise ConfigError("; ".join(problems))
         if scale not in ("log", "db"):
             raise ConfigError(f"features.scale={scale!r}: choose log or db")
         if normalize not in ("none", "per_mel"):
@@ -67,6 +74,45 @@ class LogMel(nn.Module):
         self.register_buffer("std", torch.ones(n_mels))
         # How many frames the statistics came from; 0 means "not fitted yet".
         self.register_buffer("stats_frames", torch.zeros((), dtype=torch.long))
+
+    @staticmethod
+    def problems(
+        sample_rate=16000,
+        n_fft=1024,
+        hop_length=400,
+        n_mels=64,
+        win_length=None,
+        f_min=0.0,
+        f_max=None,
+        power=2.0,
+        **_,
+    ) -> list[str]:
+        """Sizes and band edges, before anything is built (the clip's length against n_fft
+        spans groups: training/config_checks)."""
+        out: list[str] = []
+        for key, value in (
+            ("sample_rate", sample_rate),
+            ("n_fft", n_fft),
+            ("hop_length", hop_length),
+            ("n_mels", n_mels),
+        ):
+            out += positive_int(f"features.{key}", value)
+        out += positive_int("features.win_length", win_length, allow_none=True)
+        if all(is_positive_int(v) for v in (n_fft, win_length)) and win_length > n_fft:
+            out.append(f"features.win_length={win_length} must not exceed features.n_fft={n_fft}")
+        if not (is_number(power) and power > 0):
+            out.append(f"features.power={power!r} must be positive (2: power, 1: magnitude)")
+        if not is_positive_int(sample_rate):
+            return out  # the band edges are measured against it
+        top = f_max if f_max is not None else sample_rate / 2
+        if not (is_number(f_min) and f_min >= 0):
+            out.append(f"features.f_min={f_min!r} must be 0 or a positive frequency (Hz)")
+        elif not (is_number(top) and f_min < top <= sample_rate / 2):
+            out.append(
+                f"features.f_max={f_max!r} must be above features.f_min={f_min} and at most "
+                f"half features.sample_rate={sample_rate} ({sample_rate / 2:g} Hz), or null"
+            )
+        return out
 
     def num_frames(self, num_samples: int) -> int:
         return num_samples // self.hop_length + 1

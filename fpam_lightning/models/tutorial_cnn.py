@@ -10,6 +10,7 @@ from torch import nn
 
 from ..utils.errors import ConfigError
 from . import LEVELS
+from .backbones import load_file_weights, weights_problems
 
 
 def conv_block(cin: int, cout: int, dropout: float) -> nn.Sequential:
@@ -27,8 +28,22 @@ def conv_block(cin: int, cout: int, dropout: float) -> nn.Sequential:
 class TutorialCNN(nn.Module):
     WIDTHS = (64, 128, 256, 512)
 
-    def __init__(self, levels: list[int] = (5,), dropout: float = 0.5):
+    def __init__(
+        self,
+        levels: list[int] = (5,),
+        dropout: float = 0.5,
+        pretrained: bool = False,
+        checkpoint: str | None = None,
+        checkpoint_prefix: str | None = None,
+        checkpoint_keys: str | dict = "timm",
+        partial: bool = False,
+    ):
         super().__init__()
+        if pretrained:
+            raise ConfigError(
+                "backbone=tutorial_cnn has no published weights: "
+                "use backbone.checkpoint=PATH or train from scratch"
+            )
         bad = [lv for lv in levels if lv not in LEVELS]
         if bad:
             raise ConfigError(
@@ -46,6 +61,13 @@ class TutorialCNN(nn.Module):
         widths = (1, *self.WIDTHS)
         self.blocks = nn.ModuleList(conv_block(widths[i], widths[i + 1], dropout) for i in range(4))
         self.channels = [self.WIDTHS[lv - 2] for lv in self.levels]
+        load_file_weights(
+            self, checkpoint, prefix=checkpoint_prefix, keys=checkpoint_keys, partial=partial
+        )
+
+    @staticmethod
+    def problems(checkpoint: str | None = None, pretrained: bool = False, **_) -> list[str]:
+        return weights_problems(checkpoint, pretrained)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         out = []

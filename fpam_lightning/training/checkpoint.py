@@ -91,32 +91,43 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     return ckpt
 
 
-def head_as_class(net: dict[str, Any]) -> dict[str, Any]:
-    """A net config saved before heads were `_target_` nodes (attention chosen by `name`), with
-    the shipped option's class and parts filled in, and model.variant / model.classifier."""
-    att = net.get("attention") or {}
-    if "_target_" in att:
-        return net
+def as_classes(net: dict[str, Any]) -> dict[str, Any]:
+    """A net config saved before heads and backbones were `_target_` nodes (chosen by `name`,
+    with every option's keys in each node), with the shipped option's class filled in: the
+    head's parts and levels, model.variant and model.classifier beside it."""
     from hydra.utils import get_class
     from omegaconf import OmegaConf
 
     from ..utils.conf import CONF_DIR
 
-    shipped = OmegaConf.load(CONF_DIR / "attention" / f"{att.get('name', 'fpam')}.yaml")
+    def upgraded(group: str, option: str, fill_keys: tuple[str, ...], extra: dict) -> dict:
+        node = net.get(group) or {}
+        if "_target_" in node:
+            return node
+        path = CONF_DIR / group / f"{option}.yaml"
+        shipped = OmegaConf.load(path if path.is_file() else CONF_DIR / group / "resnet50.yaml")
+        fill = {k: shipped[k] for k in ("_target_", *fill_keys) if k in shipped} | extra
+        takes = inspect.signature(get_class(fill["_target_"])).parameters
+        saved = {k: v for k, v in node.items() if k in takes and (v is not None or k not in fill)}
+        kept = {"name": node["name"]} if "name" in node else {}
+        return OmegaConf.to_container(OmegaConf.create({**fill, **saved, **kept}))
+
     model = net.get("model") or {}
-    fill = {k: shipped[k] for k in ("_target_", "spatial", "channel", "levels") if k in shipped}
-    fill |= {"variant": model.get("variant", "paper"), "classifier": model.get("classifier")}
-    takes = inspect.signature(get_class(fill["_target_"])).parameters
-    saved = {k: v for k, v in att.items() if k in takes and (v is not None or k not in fill)}
-    saved["name"] = att.get("name", "fpam")
-    return {**net, "attention": OmegaConf.to_container(OmegaConf.create({**fill, **saved}))}
+    head = {"variant": model.get("variant", "paper"), "classifier": model.get("classifier")}
+    att_name = (net.get("attention") or {}).get("name", "fpam")
+    bb_name = (net.get("backbone") or {}).get("name", "resnet50")
+    return {
+        **net,
+        "attention": upgraded("attention", att_name, ("spatial", "channel", "levels"), head),
+        "backbone": upgraded("backbone", bb_name, (), {}),
+    }
 
 
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> LoadedCheckpoint:
     """Rebuild the module from the checkpoint's own config and load its weights strictly."""
     ckpt = read_checkpoint(path)
     hp = dict(ckpt["hyper_parameters"])
-    net_cfg = head_as_class(hp["net"])
+    net_cfg = as_classes(hp["net"])
     try:
         module = AudioClassificationModule(
             net=net_cfg,

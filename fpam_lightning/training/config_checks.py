@@ -59,8 +59,12 @@ def _check_fold(cfg: DictConfig, errors: list[str]) -> None:
 
 def _check_clip_frames(cfg: DictConfig, errors: list[str]) -> None:
     """A clip long enough for one STFT frame (data.clip_seconds against features.n_fft)."""
-    clip, sr, n_fft = cfg.data.clip_seconds, cfg.features.sample_rate, cfg.features.n_fft
-    if not (is_number(clip) and clip > 0 and sr > 0 and n_fft > 0):
+    clip, sr, n_fft = (
+        cfg.data.clip_seconds,
+        cfg.features.get("sample_rate"),
+        cfg.features.get("n_fft"),
+    )
+    if not (is_number(clip) and clip > 0 and all(is_number(v) and v > 0 for v in (sr, n_fft))):
         return  # reported by the schemas
     samples = int(round(clip * sr))
     if samples <= n_fft // 2:
@@ -71,7 +75,8 @@ def _check_clip_frames(cfg: DictConfig, errors: list[str]) -> None:
 
 
 def _check_classes(cfg: DictConfig, errors: list[str]) -> None:
-    """Each `_target_` node of the network against its class's signature (models/classifier)."""
+    """Each `_target_` node of the network against its class's signature (models/classifier),
+    and its class's own `problems(**keys)` where it states them (a timm name, a weights file)."""
     from ..models.classifier import SUPPLIED, class_args
 
     for group in ("features", "backbone", "attention"):
@@ -82,7 +87,10 @@ def _check_classes(cfg: DictConfig, errors: list[str]) -> None:
         if cls is None:
             errors.append(f"{group}._target_={node['_target_']!r} is not an importable class")
             continue
-        errors += signature_problems(cls, class_args(node, group), group, supplied=SUPPLIED[group])
+        args = class_args(node, group)
+        errors += signature_problems(cls, args, group, supplied=SUPPLIED[group])
+        if callable(getattr(cls, "problems", None)):  # the class's own ranges
+            errors += cls.problems(**{k: v for k, v in args.items() if k != "_target_"})
 
 
 def _check_attention(cfg: DictConfig, errors: list[str]) -> None:

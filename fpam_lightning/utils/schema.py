@@ -20,7 +20,6 @@ import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
 from typing import Any, ClassVar
 
 from hydra.core.config_store import ConfigStore
@@ -72,7 +71,7 @@ class FoldData:
     cache_seconds: Any = None
     batch_size: int = MISSING
     eval_batch_size: int | None = None
-    num_workers: int = 0
+    num_workers: int = 4
     on_device: bool | None = None
     val: str = "test_fold"
     val_fraction: Any = 0.1
@@ -82,7 +81,6 @@ class FoldData:
     sha256: str | None = None
     on_bad_file: str = "error"
     cache_dir: str | None = None
-    synthetic: dict[str, Any] | None = None  # a generated stand-in's sizes (data=synthetic)
 
     def problems(self) -> list[str]:
         out = positive_int("data.batch_size", self.batch_size)
@@ -111,89 +109,15 @@ class FoldData:
 @dataclass
 class ESC50Data(FoldData):
     subset: str = "esc50"
+    synthetic: dict[str, Any] | None = None  # a generated stand-in's sizes (data=synthetic)
 
 
 @dataclass
 class UrbanSound8KData(FoldData):
-    pass
+    synthetic: dict[str, Any] | None = None
 
 
 # --- the network ----------------------------------------------------------------------------
-@dataclass
-class Features:
-    sample_rate: int = MISSING
-    n_fft: int = MISSING
-    win_length: int | None = None
-    hop_length: int = MISSING
-    n_mels: int = MISSING
-    f_min: Any = 0.0
-    f_max: Any = None
-    power: Any = 2.0
-    scale: str = "log"
-    mel_scale: str = "htk"
-    norm: str | None = None
-    normalize: str = "none"
-    top_db: Any = None
-    db_multiplier: Any = None
-    amin: Any = 1.0e-10
-    pad_mode: str = "reflect"
-
-    def problems(self) -> list[str]:
-        """Sizes and band edges (the clip's length against n_fft spans groups: config.py)."""
-        out: list[str] = []
-        for key in ("sample_rate", "n_fft", "hop_length", "n_mels"):
-            out += positive_int(f"features.{key}", getattr(self, key))
-        out += positive_int("features.win_length", self.win_length, allow_none=True)
-        sr, n_fft, win = self.sample_rate, self.n_fft, self.win_length
-        if all(isinstance(v, int) and v > 0 for v in (n_fft, win)) and win > n_fft:
-            out.append(f"features.win_length={win} must not exceed features.n_fft={n_fft}")
-        if not (is_number(self.power) and self.power > 0):
-            out.append(f"features.power={self.power!r} must be positive (2: power, 1: magnitude)")
-        if not is_positive_int(sr):
-            return out  # the band edges are measured against it
-        f_min, f_max = self.f_min, self.f_max
-        top = f_max if f_max is not None else sr / 2
-        if not (is_number(f_min) and f_min >= 0):
-            out.append(f"features.f_min={f_min!r} must be 0 or a positive frequency (Hz)")
-        elif not (is_number(top) and f_min < top <= sr / 2):
-            out.append(
-                f"features.f_max={f_max!r} must be above features.f_min={f_min} and at most half "
-                f"features.sample_rate={sr} ({sr / 2:g} Hz), or null"
-            )
-        return out
-
-
-@dataclass
-class Backbone:
-    """Every option's keys: a recipe may set a key that another backbone ignores."""
-
-    name: str = MISSING
-    pretrained: bool = False
-    checkpoint: str | None = None
-    checkpoint_prefix: str | None = None
-    checkpoint_keys: str = "timm"
-    partial: bool = False
-    paper_stem: bool | None = None  # the timm ResNets
-    drop_path_rate: float | None = None
-    dropout: float | None = None  # the tutorial's CNN
-
-    def problems(self) -> list[str]:
-        out: list[str] = []
-        if self.name != "tutorial_cnn":
-            import timm
-
-            if not timm.is_model(self.name):
-                near = difflib.get_close_matches(self.name, timm.list_models(), n=5, cutoff=0.6)
-                hint = f"; did you mean {choices(near)}?" if near else ""
-                out.append(
-                    f"backbone.name={self.name!r} is not a timm model (timm.list_models() lists "
-                    f"them; configs: {choices(group_options('backbone'))}){hint}"
-                )
-        if self.checkpoint and not Path(str(self.checkpoint)).is_file():
-            out.append(f"backbone.checkpoint={self.checkpoint} is not a file")
-        return out
-
-
 @dataclass
 class Classifier:
     hidden: int | None = None
@@ -432,9 +356,7 @@ def signature_problems(
 # --- where the schemas live -----------------------------------------------------------------
 # schema/<group>/<name>: what conf/<group>/<option>.yaml (or train.yaml) lists first.
 SCHEMAS: dict[str, dict[str, type]] = {
-    "data": {"esc50": ESC50Data, "us8k": UrbanSound8KData},
-    "features": {"features": Features},
-    "backbone": {"backbone": Backbone},
+    "data": {"fold_data": FoldData, "esc50": ESC50Data, "us8k": UrbanSound8KData},
     "mixup": {"mixup": Mixup},
     "augment": {"augment": Augment},
     "scheduler": {"scheduler": Scheduler},

@@ -20,6 +20,7 @@ from fpam_lightning.utils.errors import ConfigError
 CONF = Path(fpam_lightning.__file__).parent / "conf"
 GLOBAL_POOL = "fpam_lightning.models.fpam.GlobalPoolHead"
 PYRAMID = "fpam_lightning.models.fpam.PyramidAttentionHead"
+TIMM = "fpam_lightning.models.backbones.TimmBackbone"
 
 
 def test_values():
@@ -50,7 +51,7 @@ def test_importing_the_levels_imports_no_torch():
 
 
 def test_the_builder_reads_the_heads_levels_and_the_authors_global_branch():
-    cfg = {"features": {}, "backbone": {"name": "resnet18", "paper_stem": False}}
+    cfg = {"features": {}, "backbone": {"_target_": TIMM, "name": "resnet18", "paper_stem": False}}
     head = {"_target_": PYRAMID, "name": "psa", "channels": 8, "channel": False}
     net = build_classifier({**cfg, "attention": {**head, "levels": [2, 3, 4]}}, 3)
     assert tuple(net.backbone.levels) == (2, 3, 4) and net.head.pca is None

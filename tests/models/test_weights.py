@@ -21,6 +21,9 @@ class Opaque:
     """Any pickled object: what weights_only loading refuses, since unpickling can run code."""
 
 
+TIMM = "fpam_lightning.models.backbones.TimmBackbone"
+
+
 def source_resnet18() -> torch.nn.Module:
     """A whole timm ResNet18 (with its fc) as another project would save it, paper stem."""
     torch.manual_seed(1)
@@ -59,7 +62,7 @@ def test_whole_network_loads_a_checkpoint_through_the_config(tmp_path):
         "features": {},
         "attention": {"_target_": "fpam_lightning.models.fpam.GlobalPoolHead"},
         "model": {},
-        "backbone": {"name": "resnet18", "checkpoint": str(path)},
+        "backbone": {"_target_": TIMM, "name": "resnet18", "checkpoint": str(path)},
     }
     net = build_classifier(cfg, 3).eval()
     spec = torch.randn(1, 1, 21, 64)

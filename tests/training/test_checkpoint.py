@@ -39,15 +39,18 @@ def test_loads_module_names_and_settings(ckpt):
         assert loaded.net(torch.zeros(2, 8000)).shape == (2, 4)
 
 
-def test_a_checkpoint_from_before_heads_were_classes_loads_strictly(ckpt, tmp_path):
-    """Until then the head was chosen by attention.name, with model.variant and model.classifier
-    beside it and every head's keys in every attention node (null where unused)."""
+def test_a_checkpoint_from_before_heads_and_backbones_were_classes_loads_strictly(ckpt, tmp_path):
+    """Until then the head and backbone were chosen by name, model.variant and model.classifier
+    beside them, and each node held every option's keys (null where unused)."""
     raw = torch.load(ckpt, weights_only=True)
     att = raw["hyper_parameters"]["net"]["attention"]
     old = {k: att[k] for k in ("name", "levels", "channels")} | dict.fromkeys(
         ("align_kernel", "global_branch", "baseline_logits")
     )
     raw["hyper_parameters"]["net"]["attention"] = old
+    backbone = raw["hyper_parameters"]["net"]["backbone"]
+    backbone.pop("_target_")
+    backbone["dropout"] = None  # the tutorial CNN's key, in every backbone node then
     torch.save(raw, tmp_path / "old.ckpt")
     loaded = load_checkpoint(tmp_path / "old.ckpt")
     assert type(loaded.net.head).__name__ == "PyramidAttentionHead" and old["name"] == "fpam"
