@@ -70,7 +70,7 @@ def component_name(node: Mapping) -> str:
 
 
 # Per node: the keys the builder reads itself (not the class's), and the arguments it passes.
-WIRING = {"features": ("sample_rate_hint",), "backbone": (), "attention": ("levels",)}
+WIRING = {"features": (), "backbone": (), "attention": ("levels",)}
 SUPPLIED = {
     "features": (),
     "backbone": ("levels",),

@@ -8,6 +8,7 @@ import torch
 from helpers import compose_train
 from omegaconf import OmegaConf
 
+from fpam_lightning.models.classifier import build_frontend
 from fpam_lightning.models.frontend import LogMel
 from fpam_lightning.training.build import build_datamodule
 from fpam_lightning.training.run import train
@@ -46,7 +47,7 @@ def test_per_mel_statistics_come_from_the_training_folds_only(tiny_overrides, tm
     features = OmegaConf.to_container(cfg.features, resolve=True)
 
     def stats(split: str) -> LogMel:
-        fe = LogMel(**features)
+        fe = build_frontend(features)
         fe.fit_statistics(dm.clips(split))
         return fe
 
