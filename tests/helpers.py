@@ -84,10 +84,17 @@ def run_cli(
     env: dict | None = None,
     check: bool = True,
 ) -> subprocess.CompletedProcess:
-    """Run `python -m module args...` as a user would, returning the completed process."""
+    """Run `python -m module args...` (or `python script.py args...`, the package from this
+    checkout on PYTHONPATH) as a user would, returning the completed process."""
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    command = ["-m", module]
+    if module.endswith(".py"):
+        command = [module]
+        full_env["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [str(REPO), full_env.get("PYTHONPATH")])
+        )
     proc = subprocess.run(
-        [sys.executable, "-m", module, *args],
+        [sys.executable, *command, *args],
         cwd=cwd or REPO,
         env=full_env,
         capture_output=True,

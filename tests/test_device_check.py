@@ -3,6 +3,7 @@ protocol's extrapolation, and the wheelhouse check on wheels built here."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import subprocess
@@ -13,12 +14,16 @@ from pathlib import Path
 import pytest
 from helpers import REPO, run_cli
 
-from fpam_lightning import device_check
-from fpam_lightning.benchmarks.device_report import PROTOCOL, extrapolate
+# The device check is our tool, beside the experiments, not part of the package.
+DEVICE = REPO / "experiments" / "device"
+sys.path.insert(0, str(DEVICE))
+device_check = importlib.import_module("device_check")
+PROTOCOL = importlib.import_module("device_report").PROTOCOL
+extrapolate = importlib.import_module("device_report").extrapolate
 
 
 def rehearse(out: Path, *flags: str) -> dict:
-    proc = run_cli("fpam_lightning.device_check", "--rehearse", "--out", str(out), *flags)
+    proc = run_cli(str(DEVICE / "device_check.py"), "--rehearse", "--out", str(out), *flags)
     report = json.loads((out / "report.json").read_text())
     assert (out / "report.md").read_text() in proc.stdout
     env = report["environment"]

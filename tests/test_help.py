@@ -69,12 +69,6 @@ EXPECTED = {
         "example:",
         "python -m fpam_lightning.bench --preset cpu",
     ],
-    "device_check": [
-        "usage: python -m fpam_lightning.device_check",
-        "--rehearse",
-        "(default: 450.0)",
-        "example:",
-    ],
 }
 
 
@@ -109,6 +103,19 @@ def test_each_command_answers_help_without_importing_torch(command, flag):
     assert "torch" not in modules and "lightning" not in modules, sorted(
         m for m in modules if m.startswith(("torch", "lightning"))
     )
+
+
+def test_the_device_check_answers_help_without_importing_torch():
+    script = REPO / "experiments" / "device" / "device_check.py"
+    proc = _help([sys.executable, "-X", "importtime", str(script), "--help"])
+    for text in (
+        "usage: python experiments/device/device_check.py",
+        "--rehearse",
+        "(default: 450.0)",
+    ):
+        assert text in proc.stdout, proc.stdout
+    modules = imported_modules(proc.stderr)
+    assert "fpam_lightning.utils.cli" in modules and "torch" not in modules
 
 
 def test_a_figure_kind_has_its_own_help():

@@ -20,4 +20,5 @@ else
     "(make wheelhouse builds it)" >&2
   exit 2
 fi
-exec "$py" -m fpam_lightning.device_check --out "$out" "$@"
+# The package from this checkout, whether or not it is installed.
+PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" exec "$py" experiments/device/device_check.py --out "$out" "$@"

@@ -1,5 +1,5 @@
 """What the device check reports: the machine, the paper protocol's extrapolated time, the
-bench's figures, and the markdown that puts them together (`fpam_lightning.device_check`)."""
+bench's figures, and the markdown that puts them together (device_check.py, beside it)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from .common import commit, hardware
+from fpam_lightning.benchmarks.common import commit, hardware
 
 # The protocol the fold timing stands for: ESC-50, 5 folds of 400 clips, each fold held out
 # once, so a fold trains on 1600 clips and tests (and validates every epoch) on 400.

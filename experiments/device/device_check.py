@@ -1,4 +1,4 @@
-"""The device check: `python -m fpam_lightning.device_check [--rehearse] [--out DIR]`.
+"""The device check: `python experiments/device/device_check.py [--rehearse] [--out DIR]`.
 
 One prepared run for the first GPU machine available (`make device-check`, which first installs
 the wheelhouse that `make wheelhouse` built). Inside a time budget (8 minutes by default) it
@@ -29,10 +29,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .utils.cli import argv_command, command_parser
-from .utils.errors import ConfigError
+from fpam_lightning.utils.cli import argv_command, command_parser
+from fpam_lightning.utils.errors import ConfigError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 STEPS = ("environment", "ddp", "bench", "fold", "pretrained_fold", "gpu_tests")
 # Per step: the most seconds it may take (the overall budget can cut it shorter).
 TIMEOUTS = {"ddp": 75, "bench": 240, "fold": 150, "pretrained_fold": 150, "gpu_tests": 150}
@@ -53,7 +53,7 @@ REHEARSE_BENCH = [
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    prog = "python -m fpam_lightning.device_check"
+    prog = "python experiments/device/device_check.py"
     ap = command_parser(prog, __doc__, f"{prog} --out device_check   ({prog} --rehearse on a CPU)")
     ap.add_argument("--out", default="device_check", help="the report folder (made if absent)")
     ap.add_argument("--rehearse", action="store_true", help="every size shrunk, on the CPU")
@@ -114,7 +114,7 @@ class Steps:
 
 def fold_data(work: Path, rehearse: bool) -> tuple[Path, int, int]:
     """The synthetic ESC-50 the fold trains on; its (root, classes, clips per fold)."""
-    from .data.synthetic import synthesize_esc50
+    from fpam_lightning.data.synthetic import synthesize_esc50
 
     classes, per_fold, seconds = FOLD_DATA["rehearse" if rehearse else "gpu"]
     root = work / "fold-data"
@@ -123,7 +123,7 @@ def fold_data(work: Path, rehearse: bool) -> tuple[Path, int, int]:
 
 
 def run_fold(steps: Steps, work: Path, rehearse: bool, name: str = "fold") -> None:
-    from .benchmarks import device_report  # here: `--help` needs no torch
+    import device_report  # beside this file; here, so that `--help` needs no torch
 
     root, classes, _ = fold_data(work, rehearse)
     seconds = FOLD_DATA["rehearse" if rehearse else "gpu"][2]
@@ -190,7 +190,7 @@ def run_ddp(steps: Steps, work: Path, rehearse: bool) -> None:
 
 
 def run_bench(steps: Steps, out: Path, rehearse: bool) -> None:
-    from .benchmarks import device_report  # here: `--help` needs no torch
+    import device_report  # beside this file; here, so that `--help` needs no torch
 
     flags = REHEARSE_BENCH if rehearse else ["--preset", "paper"]
     what = "bench " + ("(shrunk, CPU)" if rehearse else "--preset paper")
@@ -209,7 +209,7 @@ def run_gpu_tests(steps: Steps) -> None:
 
 def run(argv: list[str]) -> int:
     args = parse_args(argv)
-    from .benchmarks import device_report  # here, after parsing: `--help` needs no torch
+    import device_report  # beside this file; here, after parsing
 
     skip = set(filter(None, args.skip.split(",")))
     out = Path(args.out).absolute()
@@ -239,7 +239,7 @@ def run(argv: list[str]) -> int:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
     report = {
-        "command": "python -m fpam_lightning.device_check " + " ".join(argv),
+        "command": "python experiments/device/device_check.py " + " ".join(argv),
         "date_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(started)),
         "rehearse": args.rehearse,
         "budget_s": args.budget_s,
