@@ -254,7 +254,7 @@ class PyramidAttentionHead(nn.Module):
 
 
 class GlobalPoolHead(nn.Module):
-    """The baseline: global average pooling of the last level, then the classifier.
+    """The baseline: global average pooling of Res-5, then the classifier.
 
     `logits="sigmoid_clamp"` is the authors' baseline (see VARIANTS["authors"]).
     """
@@ -267,6 +267,7 @@ class GlobalPoolHead(nn.Module):
         variant: str = "paper",
         baseline_logits: str | None = None,
         channels: int | None = None,
+        global_channels: int | None = None,
     ):
         """`channels` is unused: it lets a sweep over attention= keep a recipe's head width."""
         super().__init__()
@@ -274,11 +275,18 @@ class GlobalPoolHead(nn.Module):
         if logits not in ("plain", "sigmoid_clamp"):
             raise ConfigError(f"attention.baseline_logits={logits!r}: plain or sigmoid_clamp")
         self.squash = logits == "sigmoid_clamp"
-        self.classifier = Classifier(in_channels[-1], num_classes, **(classifier or {}))
+        width = global_channels or in_channels[-1]
+        self.classifier = Classifier(width, num_classes, **(classifier or {}))
+
+    @staticmethod
+    def global_level(**_) -> int:
+        """Res-5, whatever `levels` a sweep over attention= sets for the pyramid heads."""
+        return 5
 
     def forward(self, feats: list[torch.Tensor], global_feat: torch.Tensor | None = None):
-        v = feats[-1].mean((2, 3))
+        pooled = feats[-1] if global_feat is None else global_feat
+        v = pooled.mean((2, 3))
         logits = self.classifier(v)
         if self.squash:
             logits = torch.sigmoid(logits).clamp(1e-7, 1 - 1e-7)
-        return HeadOutput(logits, v, [], feats[-1])
+        return HeadOutput(logits, v, [], pooled)

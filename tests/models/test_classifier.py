@@ -62,4 +62,9 @@ def test_the_builder_reads_the_heads_levels_and_the_authors_global_branch():
     for make in (lambda: TimmBackbone("resnet18", [1, 3]), lambda: TutorialCNN([1, 3])):
         with pytest.raises(ConfigError, match=r"levels \[1\] do not exist .*\[2, 3, 4, 5\]"):
             make()
-    assert build_classifier({**cfg, "attention": {"_target_": GLOBAL_POOL}}, 3).head.classifier
+    # The baseline pools Res-5 even where a sweep sets the pyramid heads' levels for every arm.
+    for levels in ([5], [2, 3, 4]):
+        none = build_classifier(
+            {**cfg, "attention": {"_target_": GLOBAL_POOL, "levels": levels}}, 3
+        )
+        assert none.head.classifier.net[-1].in_features == 512  # resnet18's Res-5
