@@ -103,13 +103,17 @@ def _instantiate(node: Mapping, group: str, **supplied) -> nn.Module:
         ) from e
 
 
+def head_levels(attention: Mapping) -> list[int]:
+    """The levels a head reads: its `levels` (a wiring key), Res-5 when unset."""
+    return sorted(int(lv) for lv in (attention.get("levels") or [5]))
+
+
 def _head_plan(attention: dict) -> tuple[list[int], int | None]:
-    """The levels the head reads (its `levels`, Res-5 when unset), and the level of a global
-    branch, which a head class asks for with a `global_level(**its keys)` method (the authors'
-    FPAM adds pooled Res-5 features)."""
+    """The levels the head reads, and the level of a global branch, which a head class asks
+    for with a `global_level(**its keys)` method (the authors' FPAM adds pooled Res-5)."""
     from hydra.utils import get_class
 
-    levels = sorted(int(lv) for lv in (attention.get("levels") or [5]))
+    levels = head_levels(attention)
     asks = getattr(get_class(attention["_target_"]), "global_level", None)
     args = {k: v for k, v in class_args(attention, "attention").items() if k != "_target_"}
     return levels, (asks(**args) if callable(asks) else None)
@@ -119,7 +123,7 @@ def build_frontend(features: Mapping) -> nn.Module:
     """The front end: a `_target_` node (EfficientAT's), or the log-mel of `LogMel`'s keys."""
     if "_target_" in features:
         return _instantiate(features, "features")
-    return LogMel(**{k: v for k, v in features.items() if k not in WIRING["features"]})
+    return LogMel(**features)
 
 
 def build_classifier(cfg: Mapping, num_classes: int) -> AudioClassifier:

@@ -175,8 +175,9 @@ class PyramidAttentionHead(nn.Module):
         """Each switch left None follows `variant` (VARIANTS)."""
         switches = {k: v for k, v in locals().items() if k in SWITCHES}
         super().__init__()
-        if not (isinstance(channels, int) and channels > 0):
-            raise ConfigError(f"attention.channels={channels!r} must be a positive integer")
+        problems = PyramidAttentionHead.problems(channels)
+        if problems:
+            raise ConfigError("; ".join(problems))
         sw = resolve_switches(variant, switches)
         self.sw, self.spatial, self.channel = sw, spatial, channel
         if sw["downsample"] not in ("avgpool", "nearest"):
@@ -214,6 +215,13 @@ class PyramidAttentionHead(nn.Module):
                 nn.BatchNorm1d(channels),
             )
         self.classifier = Classifier(channels, num_classes, **(classifier or {}))
+
+    @staticmethod
+    def problems(channels=1024, **_) -> list[str]:
+        """The aligned width, before anything is built (training/config_checks)."""
+        if isinstance(channels, int) and not isinstance(channels, bool) and channels > 0:
+            return []
+        return [f"attention.channels={channels!r} must be a positive integer"]
 
     @staticmethod
     def global_level(variant: str = "paper", global_branch: bool | None = None, **_) -> int | None:

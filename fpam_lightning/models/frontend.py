@@ -11,9 +11,6 @@ from torch import nn
 from ..utils.errors import ConfigError
 from ..utils.schema import is_number, is_positive_int, positive_int
 
-# LogMel's arguments that `problems` checks.
-SIZES = ("sample_rate", "n_fft", "hop_length", "n_mels", "win_length", "f_min", "f_max", "power")
-
 
 class LogMel(nn.Module):
     """Waveform (B, samples) -> log-mel "image" (B, 1, time, mel).
@@ -46,7 +43,9 @@ class LogMel(nn.Module):
         eps: float = 1e-6,
     ):
         super().__init__()
-        problems = LogMel.problems(**{k: v for k, v in locals().items() if k in SIZES})
+        problems = LogMel.problems(
+            sample_rate, n_fft, hop_length, n_mels, win_length, f_min, f_max, power
+        )
         if problems:
             raise ConfigError("; ".join(problems))
         if scale not in ("log", "db"):

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..models.classifier import head_levels
 from ..utils.errors import FpamError
 
 
@@ -54,8 +55,7 @@ def explain_clips(module, waves: Sequence) -> list[dict[str, Any]]:
 
 def attention_levels(module) -> list[int]:
     """The backbone levels (Res-N) the attention head looks at, from the module's config."""
-    att = module.hparams["net"].get("attention", {})
-    return sorted(int(lv) for lv in att.get("levels") or [5])
+    return head_levels(module.hparams["net"].get("attention", {}))
 
 
 def attention_plot(module, items: Sequence[dict]):

@@ -104,8 +104,7 @@ def as_classes(net: dict[str, Any]) -> dict[str, Any]:
         node = net.get(group) or {}
         if "_target_" in node:
             return node
-        path = CONF_DIR / group / f"{option}.yaml"
-        shipped = OmegaConf.load(path if path.is_file() else CONF_DIR / group / "resnet50.yaml")
+        shipped = OmegaConf.load(CONF_DIR / group / f"{option}.yaml")
         fill = {k: shipped[k] for k in ("_target_", *fill_keys) if k in shipped} | extra
         takes = inspect.signature(get_class(fill["_target_"])).parameters
         saved = {k: v for k, v in node.items() if k in takes and (v is not None or k not in fill)}
@@ -115,11 +114,13 @@ def as_classes(net: dict[str, Any]) -> dict[str, Any]:
     model = net.get("model") or {}
     head = {"variant": model.get("variant", "paper"), "classifier": model.get("classifier")}
     att_name = (net.get("attention") or {}).get("name", "fpam")
-    bb_name = (net.get("backbone") or {}).get("name", "resnet50")
+    bb_option = (net.get("backbone") or {}).get("name", "resnet50")
+    if not (CONF_DIR / "backbone" / f"{bb_option}.yaml").is_file():
+        bb_option = "resnet50"  # another timm ResNet (backbone.name=resnet34): TimmBackbone too
     return {
         **net,
         "attention": upgraded("attention", att_name, ("spatial", "channel", "levels"), head),
-        "backbone": upgraded("backbone", bb_name, (), {}),
+        "backbone": upgraded("backbone", bb_option, (), {}),
     }
 
 

@@ -22,6 +22,7 @@ BAD = {
     "level 6": (["attention=psa", "attention.levels=[6]"], "[6] is not among them"),
     "timm name": (["backbone.name=resnet5"], "backbone.name='resnet5' is not a timm model"),
     "head argument": (["+attention.chanels=8"], "attention.chanels is not an argument of"),
+    "head width": (["attention.channels=0"], "attention.channels=0 must be a positive integer"),
     "optimiser": (
         ["optim._target_=torch.optim.SDG"],
         "optim._target_='torch.optim.SDG' is not a torch optimiser: choose with "
