@@ -276,8 +276,10 @@ class GlobalPoolHead(nn.Module):
         baseline_logits: str | None = None,
         channels: int | None = None,
         global_channels: int | None = None,
+        global_branch: bool | None = None,
     ):
-        """`channels` is unused: it lets a sweep over attention= keep a recipe's head width."""
+        """`channels` and `global_branch` are unused: they let a sweep over attention= keep a
+        recipe's pyramid-head settings (this head is the global branch alone)."""
         super().__init__()
         logits = resolve_switches(variant, {"baseline_logits": baseline_logits})["baseline_logits"]
         if logits not in ("plain", "sigmoid_clamp"):

@@ -170,3 +170,63 @@ def test_best_experiment_puts_group_choices_in_the_defaults():
         "optim": {"lr": 0.05},
         "seed": 3,
     }
+
+
+def test_the_pretrained_head_grid_has_four_points_and_every_arm_takes_each(tmp_path):
+    """search_esc50_pretrained: optuna's GridSampler over FPAM's width and the global branch; a
+    recipe holding any grid point must still build each arm of the ablation (none included)."""
+    import torch
+
+    from fpam_lightning.models import build_classifier
+    from fpam_lightning.training.build import net_config
+    from fpam_lightning.training.config_checks import validate
+
+    compose_config("train", ["+experiment=search_esc50_pretrained"], tmp_path / "grid")
+    sweeper = HydraConfig.get().sweeper
+    assert sweeper.sampler._target_ == "optuna.samplers.GridSampler" and sweeper.n_trials == 4
+    assert sweeper.params["attention.channels"] == "choice(128, 384)"
+    assert sweeper.params["attention.global_branch"] == "choice(false, true)"
+    wave = torch.randn(2, 32000)
+    for channels in (128, 384):
+        for branch in ("false", "true"):
+            for arm in ("none", "pyramid", "fpam"):
+                overrides = [
+                    "+experiment=esc50_pretrained_cpu",
+                    f"attention={arm}",
+                    f"attention.channels={channels}",
+                    f"attention.global_branch={branch}",
+                ]
+                cfg = compose_config("train", overrides, tmp_path / arm)
+                validate(cfg)
+                net = build_classifier(net_config(cfg), 50).eval()
+                assert net(wave).shape == (2, 50)
+                has_branch = getattr(net.head, "global_branch", None) is not None
+                assert has_branch == (arm != "none" and branch == "true")
+
+
+@pytest.mark.slow
+def test_the_pretrained_head_grid_runs_each_point_once_on_the_inner_split(tmp_path, tiny_overrides):
+    """The grid end to end on synthetic clips: four trials, one per point, none tested on the
+    held-out fold, and the best point written as an experiment."""
+    tiny = [o for o in tiny_overrides if not o.startswith(("backbone=", "attention.channels"))]
+    run_cli(
+        "fpam_lightning.train",
+        "-m",
+        "+experiment=search_esc50_pretrained",
+        *tiny,
+        f"hydra.sweep.dir={tmp_path / 'grid'}",
+        timeout=900,
+    )
+    study = optuna.load_study(
+        study_name="search_esc50_pretrained", storage=f"sqlite:///{tmp_path / 'grid'}/optuna.db"
+    )
+    points = {
+        (t.params["attention.channels"], t.params["attention.global_branch"]) for t in study.trials
+    }
+    assert points == {(128, False), (128, True), (384, False), (384, True)}
+    for trial in study.trials:
+        results = json.loads((tmp_path / "grid" / str(trial.number) / "results.json").read_text())
+        assert results["backbone"] == "efficientat" and results["val_mode"] == "split"
+        assert results["test_acc"] is None and trial.value == results["val_acc"]
+    best = (tmp_path / "grid" / "experiment" / "esc50_pretrained_searched.yaml").read_text()
+    assert "- esc50_pretrained_cpu" in best and "global_branch" in best
