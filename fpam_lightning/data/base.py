@@ -7,6 +7,7 @@ waveform cache, the held-out fold, the validation split, the loaders) is the sam
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ..utils.errors import DataError
-from ..utils.schema import BAD_FILE_MODES, VAL_MODES
+from ..utils.schema import BAD_FILE_MODES, VAL_MODES, choices, count, is_number, positive_int
 from . import cache as wave_cache
 from . import checks
 from . import device as device_data
@@ -28,6 +29,14 @@ from .samplers import EpochShuffle, loader_generator
 from .tables import ClipTable, fingerprint
 
 log = logging.getLogger(__name__)
+
+
+def _defaults(fn) -> dict:
+    return {
+        p.name: p.default
+        for p in inspect.signature(fn).parameters.values()
+        if p.default is not p.empty
+    }
 
 
 def unrepeated_sampler(dataset: Dataset) -> Sampler | None:
@@ -111,6 +120,9 @@ class FoldDataModule(LightningDataModule):
         persistent_workers: bool = True,
         on_device: bool | None = None,
     ):
+        problems = FoldDataModule.problems(**{k: v for k, v in locals().items() if k != "self"})
+        if problems:
+            raise DataError("; ".join(problems))
         super().__init__()
         self.root = Path(root).expanduser().absolute()
         self.fold = int(fold)
@@ -182,17 +194,31 @@ class FoldDataModule(LightningDataModule):
             raise DataError(
                 f"data.fold={self.fold} is out of range for {self.name}: choose 1..{self.num_folds}"
             )
-        if self.val_mode not in VAL_MODES:
-            raise DataError(f"data.val={self.val_mode!r}: choose one of {', '.join(VAL_MODES)}")
-        if self.on_bad_file not in BAD_FILE_MODES:
-            raise DataError(f"data.on_bad_file={self.on_bad_file!r}: choose error or skip")
-        if self.batch_size <= 0:
-            raise DataError(f"data.batch_size={self.batch_size} must be positive")
-        if not 0 < self.clip_samples <= self.cache_samples:
-            raise DataError(
-                "data.clip_seconds must be positive and data.cache_seconds (null = "
-                "clip_seconds) at least as long"
+
+    @staticmethod
+    def problems(**keys) -> list[str]:
+        """The settings' ranges, one clause each: checked with the whole config before anything
+        is built (training/config_checks), and again by a module made in code. A key not given
+        takes __init__'s default."""
+        k = {**_defaults(FoldDataModule.__init__), **keys}
+        val, frac, clip, cached = k["val"], k["val_fraction"], k["clip_seconds"], k["cache_seconds"]
+        out = positive_int("data.batch_size", k["batch_size"])
+        out += positive_int("data.eval_batch_size", k["eval_batch_size"], allow_none=True)
+        out += count("data.num_workers", k["num_workers"])
+        if val not in VAL_MODES:
+            out.append(f"data.val={val!r}: choose one of {choices(VAL_MODES)}")
+        if k["on_bad_file"] not in BAD_FILE_MODES:
+            bad = k["on_bad_file"]
+            out.append(f"data.on_bad_file={bad!r}: choose one of {choices(BAD_FILE_MODES)}")
+        if val == "split" and not (is_number(frac) and 0 < frac < 1):
+            out.append(f"data.val_fraction={frac!r} must be between 0 and 1 with data.val=split")
+        if not (is_number(clip) and clip > 0):
+            out.append(f"data.clip_seconds={clip!r} must be a positive number of seconds")
+        elif cached is not None and not (is_number(cached) and cached >= clip):
+            out.append(
+                f"data.cache_seconds={cached!r} must be null or at least data.clip_seconds={clip}"
             )
+        return out
 
     def _missing_message(self) -> str:
         return (

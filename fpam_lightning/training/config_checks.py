@@ -53,14 +53,17 @@ def _check_fold(cfg: DictConfig, errors: list[str]) -> None:
         )
         return
     name = data.get("subset") or str(data._target_).rsplit(".", 1)[-1].replace("DataModule", "")
-    if not 1 <= data.fold <= num_folds:
-        errors.append(f"data.fold={data.fold} is out of range for {name}: choose 1..{num_folds}")
+    fold = data.get("fold", 1)  # FoldDataModule's default
+    if not isinstance(fold, int) or isinstance(fold, bool):
+        errors.append(f"data.fold={fold!r} must be a fold number: choose 1..{num_folds}")
+    elif not 1 <= fold <= num_folds:
+        errors.append(f"data.fold={fold} is out of range for {name}: choose 1..{num_folds}")
 
 
 def _check_clip_frames(cfg: DictConfig, errors: list[str]) -> None:
     """A clip long enough for one STFT frame (data.clip_seconds against features.n_fft)."""
     clip, sr, n_fft = (
-        cfg.data.clip_seconds,
+        cfg.data.get("clip_seconds"),
         cfg.features.get("sample_rate"),
         cfg.features.get("n_fft"),
     )
@@ -74,12 +77,13 @@ def _check_clip_frames(cfg: DictConfig, errors: list[str]) -> None:
         )
 
 
-def _check_classes(cfg: DictConfig, errors: list[str]) -> None:
-    """Each `_target_` node of the network against its class's signature (models/classifier),
-    and its class's own `problems(**keys)` where it states them (a timm name, a weights file)."""
+def _check_classes(cfg: DictConfig, errors: list[str], groups: tuple[str, ...]) -> None:
+    """Each `_target_` node (the data module, the network's parts) against its class's
+    signature, and its class's own `problems(**keys)` where it states them (a data module's
+    ranges, a timm name, a weights file). The builder's wiring keys are models/classifier's."""
     from ..models.classifier import SUPPLIED, class_args
 
-    for group in ("features", "backbone", "attention"):
+    for group in groups:
         node = OmegaConf.to_container(cfg[group], resolve=True)
         if "_target_" not in node:
             continue
@@ -87,8 +91,8 @@ def _check_classes(cfg: DictConfig, errors: list[str]) -> None:
         if cls is None:
             errors.append(f"{group}._target_={node['_target_']!r} is not an importable class")
             continue
-        args = class_args(node, group)
-        errors += signature_problems(cls, args, group, supplied=SUPPLIED[group])
+        args = node if group == "data" else class_args(node, group)
+        errors += signature_problems(cls, args, group, supplied=SUPPLIED.get(group, ()))
         if callable(getattr(cls, "problems", None)):  # the class's own ranges
             errors += cls.problems(**{k: v for k, v in args.items() if k != "_target_"})
 
@@ -167,11 +171,12 @@ def validate(cfg: DictConfig) -> None:
     for node in SCHEMA_NODES:  # each schema's ranges (utils/schema.py)
         errors += _ranges(cfg[node])
         if node == "data":
+            _check_classes(cfg, errors, ("data",))
             _check_fold(cfg, errors)
         elif node == "features":
             _check_clip_frames(cfg, errors)
         elif node == "backbone":
-            _check_classes(cfg, errors)
+            _check_classes(cfg, errors, ("features", "backbone", "attention"))
             _check_attention(cfg, errors)
             _check_optim(cfg, errors)
         elif node == "scheduler":

@@ -23,7 +23,7 @@ from functools import cache
 from typing import Any, ClassVar
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING, DictConfig
+from omegaconf import DictConfig
 
 from .conf import CONF_DIR, group_options
 
@@ -55,66 +55,6 @@ def count(key: str, value) -> list[str]:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return []
     return [f"{key}={value!r} must be 0 or a positive integer"]
-
-
-# --- data -----------------------------------------------------------------------------------
-@dataclass
-class FoldData:
-    """Shared by every data module (training/data.FoldDataModule's arguments)."""
-
-    _target_: str = MISSING
-    root: str = MISSING
-    num_classes: int = MISSING
-    fold: int = MISSING
-    sample_rate: int = MISSING
-    clip_seconds: Any = MISSING
-    cache_seconds: Any = None
-    batch_size: int = MISSING
-    eval_batch_size: int | None = None
-    num_workers: int = 4
-    on_device: bool | None = None
-    val: str = "test_fold"
-    val_fraction: Any = 0.1
-    seed: int = 0
-    download: bool = False
-    url: str | None = None
-    sha256: str | None = None
-    on_bad_file: str = "error"
-    cache_dir: str | None = None
-
-    def problems(self) -> list[str]:
-        out = positive_int("data.batch_size", self.batch_size)
-        out += positive_int("data.eval_batch_size", self.eval_batch_size, allow_none=True)
-        if not (isinstance(self.num_workers, int) and self.num_workers >= 0):
-            out.append(f"data.num_workers={self.num_workers!r} must be 0 or a positive integer")
-        if self.val not in VAL_MODES:
-            out.append(f"data.val={self.val!r}: choose one of {choices(VAL_MODES)}")
-        if self.on_bad_file not in BAD_FILE_MODES:
-            out.append(
-                f"data.on_bad_file={self.on_bad_file!r}: choose one of {choices(BAD_FILE_MODES)}"
-            )
-        frac = self.val_fraction
-        if self.val == "split" and not (is_number(frac) and 0 < frac < 1):
-            out.append(f"data.val_fraction={frac!r} must be between 0 and 1 with data.val=split")
-        clip, cached = self.clip_seconds, self.cache_seconds
-        if not (is_number(clip) and clip > 0):
-            out.append(f"data.clip_seconds={clip!r} must be a positive number of seconds")
-        elif cached is not None and not (is_number(cached) and cached >= clip):
-            out.append(
-                f"data.cache_seconds={cached!r} must be null or at least data.clip_seconds={clip}"
-            )
-        return out
-
-
-@dataclass
-class ESC50Data(FoldData):
-    subset: str = "esc50"
-    synthetic: dict[str, Any] | None = None  # a generated stand-in's sizes (data=synthetic)
-
-
-@dataclass
-class UrbanSound8KData(FoldData):
-    synthetic: dict[str, Any] | None = None
 
 
 # --- the network ----------------------------------------------------------------------------
@@ -327,6 +267,19 @@ def torch_partial_problems(
     return out + signature_problems(cls, node, key, skip=1, supplied=derived), cls
 
 
+def _init_params(cls: type) -> list[inspect.Parameter]:
+    """A class's arguments; where its __init__ passes **kwargs on, its parents' arguments too
+    (a data set's module takes its own keys and hands the rest to FoldDataModule)."""
+    params = list(inspect.signature(cls).parameters.values())
+    rest = [p for p in params if p.kind is p.VAR_KEYWORD]
+    parent = next((c for c in cls.__mro__[1:] if "__init__" in vars(c)), object)
+    if not rest or parent is object:
+        return params
+    own = [p for p in params if p.kind is not p.VAR_KEYWORD]
+    names = {p.name for p in own}
+    return own + [p for p in _init_params(parent) if p.name not in names]
+
+
 def signature_problems(
     cls: type, node: dict[str, Any], key: str, skip: int = 0, supplied: Sequence[str] = ()
 ) -> list[str]:
@@ -334,7 +287,7 @@ def signature_problems(
     the class takes **kwargs), each required argument given. `skip`: leading parameters the
     caller passes (an optimiser's params); `supplied`: arguments the builder passes."""
     target = node.get("_target_", cls.__name__)
-    params = list(inspect.signature(cls).parameters.values())[skip:]
+    params = _init_params(cls)[skip:]
     names = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
     given = [k for k in node if k not in HYDRA_KEYS]
     out = []
@@ -356,7 +309,6 @@ def signature_problems(
 # --- where the schemas live -----------------------------------------------------------------
 # schema/<group>/<name>: what conf/<group>/<option>.yaml (or train.yaml) lists first.
 SCHEMAS: dict[str, dict[str, type]] = {
-    "data": {"fold_data": FoldData, "esc50": ESC50Data, "us8k": UrbanSound8KData},
     "mixup": {"mixup": Mixup},
     "augment": {"augment": Augment},
     "scheduler": {"scheduler": Scheduler},

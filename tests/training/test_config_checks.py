@@ -229,14 +229,29 @@ def test_cli_a_value_of_the_wrong_type_is_one_line_with_exit_code_2(override, ex
     assert not (tmp_path / "data").exists()
 
 
-def test_cli_an_unknown_key_keeps_hydras_message_and_exit_code_1(tmp_path):
-    """Only wrong types are rewritten: a key the schema lacks is Hydra's to explain, as before."""
+@pytest.mark.parametrize(
+    "override,said",
+    [("ema.bogus=1", "Key 'bogus' not in"), ("data.bogus=1", "use +data.bogus=1")],
+)
+def test_cli_an_unknown_key_keeps_hydras_message_and_exit_code_1(override, said, tmp_path):
+    """Only wrong types are rewritten: a key the schema (a dataclass, or a `_target_` node's
+    YAML) lacks is Hydra's to explain, as before."""
     proc = run_cli(
-        "fpam_lightning.train", "data.bogus=1", f"hydra.run.dir={tmp_path / 'run'}", check=False
+        "fpam_lightning.train", override, f"hydra.run.dir={tmp_path / 'run'}", check=False
     )
     assert proc.returncode == 1, proc.stderr[-2000:]
-    assert "Key 'bogus' not in" in proc.stderr and "Traceback" not in proc.stderr
+    assert said in proc.stderr and "Traceback" not in proc.stderr
     assert "HYDRA_FULL_ERROR=1 for a complete stack trace" in proc.stderr
+
+
+def test_an_appended_data_key_is_checked_against_the_data_modules_signature(tmp_path):
+    """The data node's schema is its class: ESC50DataModule's own arguments and, through its
+    **kwargs, FoldDataModule's."""
+    with pytest.raises(ConfigError) as err:
+        validate(compose_train(["+data.batchsize=8"], tmp_path))
+    msg = str(err.value)
+    assert "data.batchsize is not an argument of fpam_lightning.data.ESC50DataModule" in msg
+    assert "did you mean batch_size?" in msg and "subset" in msg
 
 
 def test_a_front_end_too_small_for_the_backbone_fails_in_one_line(tmp_path):
