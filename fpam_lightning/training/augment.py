@@ -18,6 +18,9 @@ import torch.nn.functional as F
 import torchaudio
 from torch import nn
 
+from ..utils.schema import Augment as AugmentSchema
+from ..utils.schema import filled
+
 
 def crop(wave: torch.Tensor, length: int, train: bool) -> torch.Tensor:
     """Crop (batch, samples) to `length`: a random offset per clip in training, the centre in
@@ -79,7 +82,7 @@ class RandomCrop(nn.Module):
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> RandomCrop | None:
-        fraction = float(cfg.get("crop_fraction", 1.0))
+        fraction = float(cfg["crop_fraction"])
         return cls(fraction) if fraction < 1 else None
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
@@ -96,7 +99,7 @@ class TimeShift(nn.Module):
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> TimeShift | None:
-        fraction = float(cfg.get("time_shift", 0.0))
+        fraction = float(cfg["time_shift"])
         return cls(fraction) if fraction > 0 else None
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:  # (batch, samples)
@@ -115,7 +118,7 @@ class Gain(nn.Module):
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> Gain | None:
-        db = float(cfg.get("gain_db", 0.0))
+        db = float(cfg["gain_db"])
         return cls(db) if db > 0 else None
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
@@ -137,9 +140,11 @@ class BackgroundMix(nn.Module):
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> BackgroundMix | None:
-        p = float(cfg.get("background", 0.0))
-        low, high = (float(v) for v in cfg.get("background_snr_db", (0.0, 20.0)))
-        return cls(p, low, high) if p > 0 else None
+        p = float(cfg["background"])
+        if p <= 0:
+            return None
+        low, high = (float(v) for v in cfg["background_snr_db"])
+        return cls(p, low, high)
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         b, device = wave.shape[0], wave.device
@@ -164,7 +169,7 @@ class TimeFlip(nn.Module):
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> TimeFlip | None:
-        p = float(cfg.get("time_flip", 0.0))
+        p = float(cfg["time_flip"])
         return cls(p) if p > 0 else None
 
     def forward(self, spec: torch.Tensor) -> torch.Tensor:  # (batch, 1, time, mels)
@@ -191,8 +196,8 @@ class SpecAugmentMasks(nn.Module):
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> SpecAugmentMasks | None:
-        freq, time = int(cfg.get("freq_mask", 0)), int(cfg.get("time_mask", 0))
-        rounds = int(cfg.get("num_masks", 0))
+        freq, time = int(cfg["freq_mask"]), int(cfg["time_mask"])
+        rounds = int(cfg["num_masks"])
         return cls(freq, time, rounds) if rounds > 0 and (freq or time) else None
 
     def forward(self, spec: torch.Tensor) -> torch.Tensor:  # (batch, 1, time, mels)
@@ -214,7 +219,7 @@ class Augmentation(nn.Module):
 
     def __init__(self, cfg: dict[str, Any] | None = None):
         super().__init__()
-        cfg = dict(cfg or {})
+        cfg = filled(AugmentSchema, cfg)
         self.wave = nn.Sequential(*_enabled(WAVE, cfg))
         self.spec = nn.Sequential(*_enabled(SPEC, cfg))
 

@@ -23,6 +23,8 @@ from typing import Any
 import torch
 from lightning.pytorch.callbacks import WeightAveraging
 
+from ..utils.schema import Ema, filled
+
 
 def ema_update(
     average: torch.Tensor, current: torch.Tensor, num_averaged: Any, decay: float
@@ -43,5 +45,5 @@ class EMA(WeightAveraging):
 
 def build_ema(cfg: dict[str, Any] | None) -> EMA | None:
     """The `ema` config as a callback, or None when it is off."""
-    cfg = dict(cfg or {})
-    return EMA(float(cfg.get("decay", 0.999))) if cfg.get("enabled") else None
+    cfg = filled(Ema, cfg)
+    return EMA(float(cfg["decay"])) if cfg["enabled"] else None

@@ -25,6 +25,8 @@ from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
 from ..models import build_classifier
+from ..utils.schema import Mixup as MixupSchema
+from ..utils.schema import Scheduler, filled
 from .augment import Augmentation, crop, views
 from .optim import build_optimizer, build_scheduler, saved_configs
 
@@ -69,13 +71,13 @@ class AudioClassificationModule(LightningModule):
         self.class_names = list(class_names) if class_names else None
         self.optim_cfg, self.sched_cfg = saved_configs(optim, scheduler)
         self.augmentation = Augmentation(augment)
-        mix = dict(mixup or {})
+        mix = filled(MixupSchema, mixup)
         self.mixup = None
-        if mix.get("enabled"):
+        if mix["enabled"]:
             self.mixup = Mixup(
-                mixup_alpha=float(mix.get("alpha", 0.2)),
+                mixup_alpha=float(mix["alpha"]),
                 cutmix_alpha=0.0,
-                prob=float(mix.get("prob", 1.0)),
+                prob=float(mix["prob"]),
                 mode="batch",
                 label_smoothing=label_smoothing,
                 num_classes=num_classes,
@@ -217,7 +219,7 @@ class AudioClassificationModule(LightningModule):
     # --- optimisation ----------------------------------------------------------------
     def configure_optimizers(self) -> dict[str, Any]:
         opt = build_optimizer(self.parameters(), self.optim_cfg)
-        interval = self.sched_cfg.get("interval", "epoch")
+        interval = filled(Scheduler, self.sched_cfg)["interval"]
         steps = 1
         if interval == "step":
             epochs = max(1, int(self.trainer.max_epochs))

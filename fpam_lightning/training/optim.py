@@ -28,6 +28,7 @@ from omegaconf import OmegaConf
 from torch.optim.lr_scheduler import LinearLR, LRScheduler, MultiStepLR, SequentialLR, StepLR
 
 from ..utils.conf import CONF_DIR
+from ..utils.schema import Scheduler, filled
 
 NO_SCHEDULE: dict[str, Any] = {"schedule": None}  # conf/scheduler/none.yaml
 
@@ -68,15 +69,16 @@ def build_scheduler(
     """The schedule, stepped per `interval`, or None for a constant learning rate."""
     if not cfg.get("schedule"):
         return None
-    unit = int(steps_per_epoch) if cfg.get("interval", "epoch") == "step" else 1
-    warmup = int(cfg.get("warmup_epochs", 0) or 0) * unit
+    cfg = filled(Scheduler, cfg)
+    unit = int(steps_per_epoch) if cfg["interval"] == "step" else 1
+    warmup = int(cfg["warmup_epochs"] or 0) * unit
     max_epochs = int(max_epochs) * unit if int(max_epochs) > 0 else int(max_epochs)
     main = instantiate(cfg["schedule"])
     extra: dict[str, Any] = {}
     args = inspect.signature(main.func).parameters
     if "T_max" in args and "T_max" not in main.keywords:
         extra["T_max"] = max(1, int(max_epochs) - warmup)
-    if cfg.get("min_lr_ratio") is not None and "eta_min" in args:
+    if cfg["min_lr_ratio"] is not None and "eta_min" in args:
         extra["eta_min"] = float(cfg["min_lr_ratio"]) * optimizer.defaults["lr"]
     if warmup <= 0:
         return main(optimizer, **extra)

@@ -185,6 +185,12 @@ class Scheduler:
         return out
 
 
+def filled(schema: type, cfg: Any = None) -> dict[str, Any]:
+    """`cfg` over its schema's defaults: a module built from a partial dict (a test, an older
+    checkpoint) reads the very defaults a composed config has, declared once, here."""
+    return {**dataclasses.asdict(schema()), **dict(cfg or {})}
+
+
 # --- a value Hydra refused -------------------------------------------------------------------
 def wrong_type_problem(schema: type | None, full_key: str, value: Any, reason: str) -> str:
     """One clause for a value of the wrong type, which Hydra refuses at composition: the
