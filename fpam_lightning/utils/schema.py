@@ -1,14 +1,16 @@
-"""The schema of the configs: a dataclass per config group (or per option), in Hydra's ConfigStore.
+"""The schema of the recipe's configs: a dataclass per group, in Hydra's ConfigStore.
 
-Each option's YAML names its schema first in its defaults list (`/schema/<group>/<name>@_here_`),
-so Hydra types every key at composition: a key the schema lacks, or a value of the wrong type,
-stops the command before it starts. What a type cannot say (a positive batch size, a
-probability) each dataclass says in `problems()`, one clause per bad value, which
-`training/config_checks.validate` joins into one line. Numbers that may be written as int or
-float are `Any` here, so messages echo them as written (`data.clip_seconds=2`, `f_min=0.0`).
+`train.yaml` names each schema first in its defaults list (`/schema/<group>/<name>@<group>`), so
+Hydra types every key of mixup, augment, scheduler, model, loss, ema, eval and debug at
+composition: a key the schema lacks, or a value of the wrong type, stops the command before it
+starts. What a type cannot say (a probability, a positive count) each dataclass says in
+`problems()`, one clause per bad value, which `training/config_checks.validate` joins into one
+line; code that reads these nodes takes its defaults from here (`filled`). Numbers that may be
+written as int or float are `Any` here, so messages echo them as written (`f_min=0.0`).
 
-`optim` and `scheduler.schedule` are `_target_` nodes whose keys are the torch class's own
-arguments (any class may be named), so they stay open mappings, checked against the class.
+The data module and the network's parts are `_target_` nodes: their class's signature is their
+schema, checked by `signature_problems`. `optim` and `scheduler.schedule` name a torch class,
+whose own arguments they hold (any class may be named), checked by `torch_partial_problems`.
 """
 
 from __future__ import annotations
