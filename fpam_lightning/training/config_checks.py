@@ -53,7 +53,9 @@ def _check_fold(cfg: DictConfig, errors: list[str]) -> None:
         )
         return
     name = data.get("subset") or str(data._target_).rsplit(".", 1)[-1].replace("DataModule", "")
-    fold = data.get("fold", 1)  # FoldDataModule's default
+    fold = data.get("fold")
+    if fold is None:  # the data module's own default
+        return
     if not isinstance(fold, int) or isinstance(fold, bool):
         errors.append(f"data.fold={fold!r} must be a fold number: choose 1..{num_folds}")
     elif not 1 <= fold <= num_folds:
