@@ -70,7 +70,7 @@ def _check_clip_frames(cfg: DictConfig, errors: list[str]) -> None:
         cfg.features.get("n_fft"),
     )
     if not (is_number(clip) and clip > 0 and all(is_number(v) and v > 0 for v in (sr, n_fft))):
-        return  # reported by the data schema and the front end's problems()
+        return  # reported by the data module's and the front end's problems()
     samples = int(round(clip * sr))
     if samples <= n_fft // 2:
         errors.append(

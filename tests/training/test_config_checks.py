@@ -213,7 +213,8 @@ def test_cli_front_end_errors_are_one_line_with_exit_code_2(override, expected, 
     ],
 )
 def test_cli_a_value_of_the_wrong_type_is_one_line_with_exit_code_2(override, expected, tmp_path):
-    """Hydra refuses it against the schema while composing; it reads like any bad setting."""
+    """Refused against the schema (Hydra while composing, or the data module's problems()), it
+    reads like any bad setting."""
     proc = run_cli(
         "fpam_lightning.train",
         override,
